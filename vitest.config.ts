@@ -1,13 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
-// Tests run in forked processes so that c8 (NODE_V8_COVERAGE) sees every file they load, and so
-// that tests which fork, kill and wait on real child processes stay isolated from each other.
+// Tests run in forked processes on Node's own module loader (not Vite's module runner): the
+// TypeScript sources are transpiled by scripts/ts-loader.mjs with inline source maps, so c8
+// (NODE_V8_COVERAGE) measures them like any other module. Forks also keep the tests that fork,
+// kill and wait on real child processes isolated from each other.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    execArgv: ['--import', './scripts/register-ts.mjs'],
+    experimental: { viteModuleRunner: false, nodeLoader: false },
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
     reporters: ['default'],
   },
 });

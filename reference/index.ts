@@ -11,3 +11,5 @@ export * from './errors.js';
 export * from './tables.js';
 export * from './diagnostics.js';
 export * from './schemas.js';
+export * from './wire/index.js';
+export * from './trace/index.js';

@@ -1,0 +1,147 @@
+/**
+ * The `conformance` command line (spec §15). Each command is one row of {@link COMMANDS}: its
+ * name, a one-line summary, its usage and a `run` function; `main` only dispatches. Exit codes:
+ * 0 success, 1 a vector (or the implementation) failed, 2 usage error.
+ *
+ * ```
+ * conformance check <files or folders...> [--json] [--verbose]
+ * conformance help [command]
+ * conformance --help | --version
+ * ```
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkPaths, formatReport, packageVersion } from './check.js';
+
+/** Where output goes: `process.stdout`/`process.stderr`, or anything with `write(string)` in tests. */
+export interface Writable {
+  write(chunk: string): unknown;
+}
+
+/** The streams a command writes to. */
+export interface Io {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+/** Exit codes of every command. */
+export const ExitCode = {
+  /** Everything checked behaved as stated. */
+  OK: 0,
+  /** At least one vector (or case) failed. */
+  FAILED: 1,
+  /** The command line was wrong: unknown command or option, missing argument, no such path. */
+  USAGE: 2,
+} as const;
+
+/** One command of the table. */
+interface Command {
+  readonly summary: string;
+  /** Usage lines, without the leading `conformance `. */
+  readonly usage: string;
+  /** Option lines for `help <command>`. */
+  readonly options?: readonly string[];
+  run(args: string[], io: Io): Promise<number>;
+}
+
+/** A command line the user got wrong; `main` prints it with the usage and exits 2. */
+class UsageError extends Error {}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  check: {
+    summary: 'check trace and frame vectors against the reference checkers',
+    usage: 'check <files or folders...> [--json] [--verbose]',
+    options: [
+      '--json      print the report as JSON (urn:rebind:schema:check-report)',
+      '--verbose   also list the vectors that pass',
+    ],
+    async run(args, io) {
+      const { values, positionals } = parse(args, { json: { type: 'boolean' }, verbose: { type: 'boolean' } });
+      if (positionals.length === 0) throw new UsageError('check needs at least one file or folder');
+      const missing = positionals.filter((p) => !existsSync(p));
+      if (missing.length > 0) throw new UsageError(`no such file or folder: ${missing.join(', ')}`);
+      const report = await checkPaths(positionals);
+      io.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, { verbose: values['verbose'] === true }));
+      return report.ok ? ExitCode.OK : ExitCode.FAILED;
+    },
+  },
+  help: {
+    summary: 'show this help, or the help of one command',
+    usage: 'help [command]',
+    async run(args, io) {
+      const { positionals } = parse(args, {});
+      const name = positionals[0];
+      if (name === undefined) {
+        io.stdout.write(usage());
+        return ExitCode.OK;
+      }
+      const command = COMMANDS[name];
+      if (!command) throw new UsageError(`unknown command: ${name}`);
+      io.stdout.write(commandHelp(name, command));
+      return ExitCode.OK;
+    },
+  },
+};
+
+/** Options of node:util parseArgs, boolean or string valued. */
+type OptionSpec = Record<string, { type: 'boolean' | 'string' }>;
+
+function parse(args: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The general usage text. */
+export function usage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  return [
+    'usage: conformance <command> [arguments]',
+    '',
+    'commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    '',
+    'options: --help, --version',
+    'exit codes: 0 all as stated, 1 a vector failed, 2 usage error',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(name: string, command: Command): string {
+  return [`usage: conformance ${command.usage}`, '', `${name}: ${command.summary}`, ...(command.options ? ['', ...command.options.map((o) => `  ${o}`)] : []), ''].join('\n');
+}
+
+/**
+ * Runs the command line `argv` (without node and the script) and returns the exit code. Never
+ * throws: usage errors print the usage to stderr and return 2.
+ */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined) throw new UsageError('no command given');
+    if (first === '--help' || first === '-h') return await COMMANDS['help']!.run([], io);
+    if (first === '--version' || first === '-V') {
+      io.stdout.write(`${packageVersion()}\n`);
+      return ExitCode.OK;
+    }
+    const command = Object.prototype.hasOwnProperty.call(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (!command) throw new UsageError(`unknown command: ${first}`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(commandHelp(first, command));
+      return ExitCode.OK;
+    }
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`conformance: ${error.message}\n\n${usage()}`);
+      return ExitCode.USAGE;
+    }
+    io.stderr.write(`conformance: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return ExitCode.FAILED;
+  }
+}
