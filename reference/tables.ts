@@ -68,6 +68,13 @@ export interface RoleTable {
   readonly initial: string;
   readonly terminal: readonly string[];
   readonly states: Readonly<Record<string, string>>;
+  /**
+   * Per state, the events it does not consume (SDL "save", §7): a deferred message stays queued on
+   * its channel, ahead of what follows it there, until the role is in a state that does not defer
+   * it; then that state's rows handle it. A state never both defers an event and has a row for it.
+   * States without an entry defer nothing.
+   */
+  readonly defer?: Readonly<Record<string, readonly string[]>>;
   readonly transitions: readonly Transition[];
 }
 
@@ -95,4 +102,14 @@ export function transitionsFor(role: Role, state: string, event: string): Transi
     const ons = typeof t.on === 'string' ? [t.on] : t.on;
     return froms.includes(state) && ons.includes(event);
   });
+}
+
+/** Whether `table` defers `event` (`recv NAME`) in `state`: the message is left queued (§7). */
+export function defers(table: RoleTable, state: string, event: string): boolean {
+  return table.defer?.[state]?.includes(event) === true;
+}
+
+/** Whether `role`'s table of the spec defers `event` in `state` (see {@link RoleTable.defer}). */
+export function isDeferred(role: Role, state: string, event: string): boolean {
+  return defers(STATE_TABLES[role], state, event);
 }

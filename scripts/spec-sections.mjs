@@ -18,9 +18,9 @@ function stateTable(root, role) {
   const lines = [
     `Initial state: \`${table.initial}\`. Terminal states: ${table.terminal.map((s) => `\`${s}\``).join(', ')}.`,
     '',
-    '| state | meaning |',
-    '|---|---|',
-    ...Object.entries(table.states).map(([name, text]) => `| \`${name}\` | ${cell(text)} |`),
+    '| state | meaning | defers (§7: left queued, not consumed) |',
+    '|---|---|---|',
+    ...Object.entries(table.states).map(([name, text]) => `| \`${name}\` | ${cell(text)} | ${cell((table.defer?.[name] ?? []).join(', ') || '—')} |`),
     '',
     '| id | in state | on event | if | actions | next | § |',
     '|---|---|---|---|---|---|---|',

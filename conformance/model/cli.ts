@@ -3,7 +3,7 @@
  *
  * ```
  * node dist/conformance/model/cli.js [--data N] [--failures [N]] [--cut-local] [--no-suspend [--keep-checks]]
- *     [--park-early-attach] [--order fig9|fast] [--no-timers] [--no-stranger] [--no-release]
+ *     [--order fig9|fast] [--no-timers] [--no-stranger] [--no-release]
  *     [--emit-vectors DIR] [--traces] [--max-states N] [--json]
  * ```
  *
@@ -50,7 +50,6 @@ const USAGE = `usage: model [options]
   --cut-local           failures may also cut the local channel L while both ends live
   --no-suspend          Fig. 8: SUSPEND taken out (and the offset checks, which need it); expects a counterexample
   --keep-checks         with --no-suspend: keep the §6.4 offset checks
-  --park-early-attach   the proposed fix of finding F1 (an early ATTACH waits for ORDER)
   --order fig9|fast     explore one order only (default both)
   --no-timers           timers never fire
   --no-stranger         no stranger X with a wrong token
@@ -84,7 +83,6 @@ export function optionsFromArgs(argv: readonly string[]): { options: ModelOption
       'cut-local': { type: 'boolean' },
       'no-suspend': { type: 'boolean' },
       'keep-checks': { type: 'boolean' },
-      'park-early-attach': { type: 'boolean' },
       order: { type: 'string' },
       'no-timers': { type: 'boolean' },
       'no-stranger': { type: 'boolean' },
@@ -117,7 +115,6 @@ export function optionsFromArgs(argv: readonly string[]): { options: ModelOption
     timers: values['no-timers'] !== true,
     stranger: values['no-stranger'] !== true,
     release: values['no-release'] !== true,
-    parkEarlyAttach: values['park-early-attach'] === true,
     noSuspend,
     offsetChecks: !noSuspend || values['keep-checks'] === true,
     orders,
@@ -142,7 +139,6 @@ export function describeBound(o: ModelOptions): string {
     `failures ${o.failures}${o.failures > 0 ? (o.cutLocal ? ' (kill O/S/P, cut C1/C2/L)' : ' (kill O/S/P, cut C1/C2)') : ''}`,
     `stranger ${o.stranger ? 'on' : 'off'}`,
     `release ${o.release ? 'on' : 'off'}`,
-    ...(o.parkEarlyAttach ? ['early ATTACH parked'] : []),
     ...(o.noSuspend ? [`NO SUSPEND (Fig. 8)${o.offsetChecks ? ', offset checks kept' : ', no offset checks'}`] : []),
   ].join(', ');
 }

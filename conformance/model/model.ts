@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { STATE_TABLES, type Role, type RoleTable, type Transition } from '../../reference/tables.js';
+import { STATE_TABLES, defers, type Role, type RoleTable, type Transition } from '../../reference/tables.js';
 import {
-  ConnBit, cloneState, decodeMsg, encodeMsg, timerBit,
+  ConnBit, TIMER_BITS, cloneState, decodeMsg, encodeMsg, timerBit,
   type Conn, type ModelState,
 } from './state.js';
 
@@ -36,11 +36,6 @@ export interface ModelOptions {
   readonly successorTrigger: boolean;
   /** The successor's application may close its dormant handle before any trigger (§9.7). */
   readonly release: boolean;
-  /**
-   * The proposed fix of the ATTACH/ORDER race (docs/model.md, finding F1): the successor leaves an
-   * ATTACH that arrives before any ORDER unread on C2 until ORDER (or REVOKE) arrives.
-   */
-  readonly parkEarlyAttach: boolean;
   /** Fig. 8 (Appendix B): SUSPEND taken out of the protocol (use with noSuspendTables()). */
   readonly noSuspend: boolean;
   /**
@@ -63,7 +58,6 @@ export const DEFAULT_OPTIONS: ModelOptions = {
   originTrigger: true,
   successorTrigger: true,
   release: true,
-  parkEarlyAttach: false,
   noSuspend: false,
   offsetChecks: true,
   tables: STATE_TABLES,
@@ -246,7 +240,7 @@ export function enabledEvents(s: ModelState, opt: ModelOptions): ModelEvent[] {
     // another successor, which this model does not have (docs/model.md, "What is left out").
     // In REBOUND too: a trigger after the commit must not start a second rebind (O37, §6.6).
     if (opt.originTrigger && O.app && !O.trig && O.hid === 1 && O.st !== 'LEFT' && O.st !== 'FAILED') ev.push({ who: 'O', kind: 'trigger', arg: '' });
-    channelEvents(s, 'O', ['C1', 'L'], ev);
+    channelEvents(s, 'O', ['C1', 'L'], ev, opt);
     timerEvents(O.timers, 'O', opt, ev);
   }
   // Successor.
@@ -258,19 +252,19 @@ export function enabledEvents(s: ModelState, opt: ModelOptions): ModelEvent[] {
     if ((S.st === 'ATTACHED_COPYING' || S.st === 'BOUND' || S.st === 'OWNER') && S.sendNext < N && usable(s, 'S', 'C2')) {
       ev.push({ who: 'S', kind: 'write', arg: '' });
     }
-    const parked = opt.parkEarlyAttach && S.orderHid === 0 && !ENDED.successor.has(S.st) && s.c2.ab[0]?.startsWith('ATTACH,') === true;
-    channelEvents(s, 'S', parked ? ['L'] : ['L', 'C2'], ev);
+    channelEvents(s, 'S', ['L', 'C2'], ev, opt);
     timerEvents(S.timers, 'S', opt, ev);
   }
   // Peer.
   if (P.alive) {
     if (P.st === 'OPEN' && P.sendNext < N && usable(s, 'P', P.cur === 1 ? 'C1' : 'C2')) ev.push({ who: 'P', kind: 'write', arg: '' });
-    channelEvents(s, 'P', ['C1', 'C2'], ev);
+    channelEvents(s, 'P', ['C1', 'C2'], ev, opt);
     if ((s.c2.bits & ConnBit.CONNECT_FAILED) !== 0 && (s.c2.bits & (ConnBit.A_NOTIFIED | ConnBit.A_CLOSED)) === 0) ev.push({ who: 'P', kind: 'connect-failed', arg: 'C2' });
     timerEvents(P.timers, 'P', opt, ev);
   }
-  // The stranger (§8.3).
-  if (opt.stranger && !s.xUsed && listening(s)) ev.push({ who: 'X', kind: 'attach', arg: '' });
+  // The stranger (§8.3). Its ATTACH is handled in one step, so it comes only where the successor
+  // does not defer ATTACH (an unarmed successor leaves it queued until ORDER arrives: the same thing).
+  if (opt.stranger && !s.xUsed && listening(s) && !defers(opt.tables.successor, S.st, 'recv ATTACH')) ev.push({ who: 'X', kind: 'attach', arg: '' });
   // The environment (§9.3–9.6).
   if (s.faults < opt.failures) {
     for (const who of ['O', 'S', 'P'] as const) if (s[who].alive) ev.push({ who: 'E', kind: 'kill', arg: who });
@@ -292,12 +286,19 @@ export function isOptional(ev: ModelEvent, s: ModelState): boolean {
   return ev.kind === 'trigger' && ((ev.who === 'O' && s.O.st === 'REBOUND') || ev.arg === 'again');
 }
 
-function channelEvents(s: ModelState, who: 'O' | 'S' | 'P', chans: readonly Chan[], ev: ModelEvent[]): void {
+/**
+ * Receives and channel losses of `who`. A message its table defers in the current state (SDL save,
+ * states.json "defer") is not received: it stays at the head of its FIFO channel, and so does
+ * everything behind it, until a state that does not defer it (F1: an ATTACH that overtook ORDER).
+ */
+function channelEvents(s: ModelState, who: 'O' | 'S' | 'P', chans: readonly Chan[], ev: ModelEvent[], opt: ModelOptions): void {
   for (const c of chans) {
     const end = ENDS[who][c] as 'A' | 'B';
     const k = conn(s, c);
     if ((k.bits & ConnBit.EXISTS) === 0 || (k.bits & closedBit(end)) !== 0 || (k.bits & ConnBit.CONNECT_FAILED) !== 0) continue;
     const q = inbox(k, end);
+    const head = q[0];
+    if (head !== undefined && defers(opt.tables[ROLE[who]], s[who].st, `recv ${decodeMsg(head)[0] ?? ''}`)) continue;
     if (q.length > 0) ev.push({ who, kind: 'recv', arg: c });
     else if ((k.bits & (closedBit(other(end)) | ConnBit.CUT)) !== 0 && (k.bits & notifiedBit(end)) === 0) ev.push({ who, kind: 'lost', arg: c });
   }
@@ -305,7 +306,7 @@ function channelEvents(s: ModelState, who: 'O' | 'S' | 'P', chans: readonly Chan
 
 function timerEvents(timers: number, who: 'O' | 'S' | 'P', opt: ModelOptions, ev: ModelEvent[]): void {
   if (!opt.timers || timers === 0) return;
-  for (const name of ['SUSPEND', 'REBOUND', 'ABORT', 'REBIND', 'ATTACH', 'ARMED', 'COPY', 'COMMIT']) {
+  for (const name of TIMER_BITS) {
     if ((timers & timerBit(name)) !== 0) ev.push({ who, kind: 'timer', arg: name });
   }
 }
@@ -567,6 +568,8 @@ function guardHolds(ctx: Ctx, who: 'O' | 'S' | 'P', guard: string | undefined, m
       case 'appHolds': v = s.O.app; break;
       case 'copyDone': v = s.O.copyDone; break;
       case 'offerFast': v = true; break;
+      // One successor: a NEED always comes from the successor the connection moved to (§6.6, O38/O43).
+      case 'staleHolder': v = false; break;
       case 'tokenOk': {
         // §8.2: cid, hid and token match the armed ORDER and the token is unused.
         const hid = Number(msg?.[1]);

@@ -125,7 +125,7 @@ export interface ModelState {
 }
 
 /** The §9.1 timers, in bit order. */
-export const TIMER_BITS = ['SUSPEND', 'REBOUND', 'ABORT', 'REBIND', 'ATTACH', 'ARMED', 'COPY', 'COMMIT'] as const;
+export const TIMER_BITS = ['SUSPEND', 'REBOUND', 'ABORT', 'REBIND', 'ATTACH', 'ARMED', 'COPY', 'COMMIT', 'NEED'] as const;
 
 /** Bit of a timer name; throws on a name the tables do not define (a bug in the tables). */
 export function timerBit(name: string): number {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import messageTable from '../../spec/tables/messages.json' with { type: 'json' };
 import stateTable from '../../spec/tables/states.json' with { type: 'json' };
 import { ERRORS, isErrorName } from '../../reference/errors.js';
-import { GUARDS, MESSAGES, MESSAGE_BY_NAME, MESSAGE_BY_TYPE, STATE_TABLES, TIMERS, transitionsFor, type Role } from '../../reference/tables.js';
+import { GUARDS, MESSAGES, MESSAGE_BY_NAME, MESSAGE_BY_TYPE, STATE_TABLES, TIMERS, defers, isDeferred, transitionsFor, type Role } from '../../reference/tables.js';
 import { validateWith } from '../../reference/schemas.js';
 
 const roles: Role[] = ['origin', 'successor', 'peer'];
@@ -88,6 +88,21 @@ describe('state tables (§7)', () => {
         }
       });
 
+      it('defer lists (SDL save, §7) name declared, non-terminal states and real messages; a deferred event has no row there', () => {
+        for (const [state, events] of Object.entries(table.defer ?? {})) {
+          expect(states, `defer ${state}`).toContain(state);
+          expect(table.terminal, `defer ${state}`).not.toContain(state);
+          for (const event of events) {
+            const [kind, name] = event.split(' ');
+            expect(kind, `defer ${state}: ${event}`).toBe('recv');
+            expect(MESSAGE_BY_NAME.has(name!), `defer ${state}: ${event}`).toBe(true);
+            expect(transitionsFor(role, state, event).map((t) => t.id), `defer ${state}: ${event}`).toEqual([]);
+            expect(defers(table, state, event)).toBe(true);
+            expect(isDeferred(role, state, event)).toBe(true);
+          }
+        }
+      });
+
       it('every timer started in a state can fire there or is stopped on every way out', () => {
         // A waiting state must not hang: each state entered with "start X" has a "timer X" row.
         for (const t of table.transitions) {
@@ -100,4 +115,18 @@ describe('state tables (§7)', () => {
       });
     });
   }
+});
+
+describe('defer (§7, F1 of docs/model.md)', () => {
+  it('the successor defers ATTACH in exactly the states where no ORDER is armed', () => {
+    const deferring = Object.keys(STATE_TABLES.successor.states).filter((s) => isDeferred('successor', s, 'recv ATTACH'));
+    expect(deferring).toEqual(['DORMANT', 'NEEDED', 'COPYING', 'COPIED']);
+    expect(isDeferred('successor', 'ORDERED', 'recv ATTACH')).toBe(false);
+    expect(isDeferred('origin', 'OPEN', 'recv ATTACH')).toBe(false);
+  });
+
+  it('O9 sends ORDER before REBIND (Fig. 9 step E): the token is armed before the peer can attach', () => {
+    const o9 = STATE_TABLES.origin.transitions.find((t) => t.id === 'O9');
+    expect(o9?.do.indexOf('send ORDER')).toBeLessThan(o9?.do.indexOf('send REBIND') ?? -1);
+  });
 });
