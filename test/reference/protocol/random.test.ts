@@ -1,18 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Harness, text } from './harness.js';
+import { mulberry32 } from '../../support/prng.js';
 
-/** A small deterministic PRNG (mulberry32) so a failing seed replays exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('random interleavings (§6.4: exactly once, in order)', () => {
   it('any delivery order per channel, writes and reads at random points: every byte once, in order', () => {

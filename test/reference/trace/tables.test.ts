@@ -12,21 +12,12 @@
 import { describe, expect, it } from 'vitest';
 import { checkWords } from '../../../reference/trace/ordering.js';
 import { STATE_TABLES, type Role, type Transition } from '../../../reference/tables.js';
+import { mulberry32 } from '../../support/prng.js';
 
 const WALKS = 400;
 const MAX_ROWS = 24;
 
-/** A small deterministic PRNG (mulberry32), so a failure names a reproducible walk. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 const list = <T,>(value: T | readonly T[]): readonly T[] => (Array.isArray(value) ? value : [value as T]);
 const guards = (row: Transition) => (row.if ?? '').split('&').map((g) => g.trim()).filter(Boolean);

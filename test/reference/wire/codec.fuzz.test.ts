@@ -14,18 +14,9 @@ import { FrameReader, encodeFrame, messageToJson, tryDecodeFrame } from '../../.
 import type { Message } from '../../../reference/wire/messages.js';
 import { message } from './arbitraries.js';
 import { naiveDecode } from './naive-codec.js';
+import { mulberry32 } from '../../support/prng.js';
 
-/** mulberry32: a small, fast, seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const random = prng(0x5eed);
 const int = (n: number) => Math.floor(random() * n); // 0..n-1
