@@ -140,7 +140,7 @@ export function check(opt: ModelOptions, limits: SearchLimits = {}): CheckResult
         if (o.candidates.length < CANDIDATES) o.candidates.push(id);
       }
       if (!outcome.ok) addViolation(`${outcome.problem ?? outcome.kind} (${outcome.detail})`, id);
-      if (s.calm && (s.O.trig || s.S.trig) && outcome.kind !== 'completed' && outcome.detail.indexOf('RELEASED') < 0) {
+      if (s.calm && (s.O.trig || s.S.trig) && outcome.kind !== 'completed' && outcome.kind !== 'closed' && outcome.detail.indexOf('RELEASED') < 0) {
         const fkey = `calm-abort ${outcome.detail}`;
         const f = findings.get(fkey);
         if (f === undefined) findings.set(fkey, { finding: { kind: 'calm-abort', role: 'peer', state: outcome.detail, event: 'no failure' }, count: 1, id });

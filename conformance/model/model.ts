@@ -214,9 +214,11 @@ function closeEnd(s: ModelState, who: 'O' | 'S' | 'P', c: Chan): void {
 
 const ORIGIN_READS = new Set(['OPEN', 'SUSPENDING', 'SUSPENDING_FAST']);
 const ENDED: Record<Role, ReadonlySet<string>> = {
-  origin: new Set(['REBOUND', 'LEFT', 'FAILED']),
+  origin: new Set(['REBOUND', 'LEFT', 'FAILED', 'CLOSED']),
   successor: new Set(['REVOKED', 'RELEASED', 'FAILED']),
-  peer: new Set(['FAILED']),
+  // CLOSED is the model's own end of the peer: it read the origin's FIN (O45, §9.7); the peer's
+  // table has no FIN rows (docs/model.md, "What is left out").
+  peer: new Set(['FAILED', 'CLOSED']),
 };
 /** Successor states whose rebind listener still accepts connections. */
 const listening = (s: ModelState): boolean => s.S.alive && !ENDED.successor.has(s.S.st);
@@ -236,10 +238,10 @@ export function enabledEvents(s: ModelState, opt: ModelOptions): ModelEvent[] {
   if (O.alive) {
     if (O.app && (O.st === 'OPEN' || O.st === 'SUSPENDING') && O.sendNext < N && usable(s, 'O', 'C1')) ev.push({ who: 'O', kind: 'write', arg: '' });
     if (O.read < O.rcvd && originMayDeliver(s)) ev.push({ who: 'O', kind: 'read', arg: '' });
-    // After an aborted handoff (hid moved on) the successor's handle is revoked: a later T1/T2 would need
-    // another successor, which this model does not have (docs/model.md, "What is left out").
-    // In REBOUND too: a trigger after the commit must not start a second rebind (O37, §6.6).
-    if (opt.originTrigger && O.app && !O.trig && O.hid === 1 && O.st !== 'LEFT' && O.st !== 'FAILED') ev.push({ who: 'O', kind: 'trigger', arg: '' });
+    // After an aborted handoff (hid moved on) the successor's handle is revoked: a T1/T2 then closes
+    // C1 (O45, F12); it is optional there, so a resumed C1 stays an end. In REBOUND too: a trigger
+    // after the commit must not start a second rebind (O37, §6.6).
+    if (opt.originTrigger && O.app && !O.trig && (O.hid === 1 || O.st === 'OPEN') && O.st !== 'LEFT' && O.st !== 'FAILED') ev.push({ who: 'O', kind: 'trigger', arg: '' });
     channelEvents(s, 'O', ['C1', 'L'], ev, opt);
     timerEvents(O.timers, 'O', opt, ev);
   }
@@ -283,7 +285,7 @@ export function enabledEvents(s: ModelState, opt: ModelOptions): ModelEvent[] {
  */
 export function isOptional(ev: ModelEvent, s: ModelState): boolean {
   if (ev.who === 'E' || ev.who === 'X') return true;
-  return ev.kind === 'trigger' && ((ev.who === 'O' && s.O.st === 'REBOUND') || ev.arg === 'again');
+  return ev.kind === 'trigger' && ((ev.who === 'O' && (s.O.st === 'REBOUND' || s.O.hid !== 1)) || ev.arg === 'again');
 }
 
 /**
@@ -379,6 +381,13 @@ export function step(s0: ModelState, ev: ModelEvent, opt: ModelOptions, log: Ste
       const msg = inbox(conn(s, c), end).shift() as string;
       const parts = decodeMsg(msg);
       line(ctx, `${who} <~ ${OTHER[c][other(end)]} ${parts[0]}`);
+      if (who === 'P' && parts[0] === 'FIN') {
+        // The origin's ordinary close (O45, §9.7): the peer reads the end of the stream and closes C1.
+        s.P.st = 'CLOSED';
+        s.P.timers = 0;
+        closeEnd(s, 'P', c);
+        break;
+      }
       handle(ctx, who, `recv ${parts[0]}`, parts, c);
       break;
     }
@@ -554,6 +563,19 @@ function silence(ctx: Ctx, who: 'O' | 'S' | 'P', event: string, msg: string[] | 
   s[who].st = 'FAILED';
 }
 
+/**
+ * Guard `successorHolds` (§2.4, F12) as the origin knows it: its one successor has not been revoked
+ * (an aborted handoff moves the hid on), the origin has not seen L lost, and it has not received the
+ * successor's RELEASE (§5.8). An owning successor has no successor of its own in this model.
+ */
+function successorHolds(s: ModelState): boolean {
+  const end = ENDS.O.L as 'A' | 'B';
+  const l = conn(s, 'L');
+  const lostSeen = (l.bits & notifiedBit(end)) !== 0;
+  const releaseSeen = s.S.closed && !inbox(l, end).includes('RELEASE');
+  return s.O.hid === 1 && !lostSeen && !releaseSeen;
+}
+
 /** Guards of §7 (states.json "guards"). */
 function guardHolds(ctx: Ctx, who: 'O' | 'S' | 'P', guard: string | undefined, msg: string[] | null): boolean {
   if (guard === undefined) return true;
@@ -566,6 +588,7 @@ function guardHolds(ctx: Ctx, who: 'O' | 'S' | 'P', guard: string | undefined, m
     switch (name) {
       case 'fast': v = s.fast; break;
       case 'appHolds': v = s.O.app; break;
+      case 'successorHolds': v = who === 'O' && successorHolds(s); break;
       case 'copyDone': v = s.O.copyDone; break;
       case 'offerFast': v = true; break;
       // One successor: a NEED always comes from the successor the connection moved to (§6.6, O38/O43).
@@ -759,6 +782,7 @@ function sendByName(ctx: Ctx, who: 'O' | 'S' | 'P', name: string, code: string |
       case 'REVOKE': send(ctx, who, 'L', encodeMsg('REVOKE', O.hid, code ?? 'ABORTED')); return;
       case 'ABORT': send(ctx, who, wire, encodeMsg('ABORT', O.hid, code ?? 'ABORTED')); return;
       case 'ERROR': send(ctx, who, wire, encodeMsg('ERROR', code ?? 'ABORTED')); return;
+      case 'FIN': send(ctx, who, wire, encodeMsg('FIN', O.sendNext)); return;
     }
   } else if (who === 'S') {
     const S = s.S;
@@ -837,6 +861,7 @@ export function renderMsg(ctx: { s: ModelState; labels: TraceLabels }, msg: stri
     case 'COMMIT': return `COMMIT cid=${CID} hid=${n(1)}`;
     case 'REVOKE': return `REVOKE cid=${CID} hid=${n(1)} code=${w(2)}`;
     case 'RELEASE': return `RELEASE cid=${CID}`;
+    case 'FIN': return `FIN offset=${n(1)}`;
     default: return name;
   }
 }
@@ -847,7 +872,7 @@ export function renderMsg(ctx: { s: ModelState; labels: TraceLabels }, msg: stri
 /** How a run ended (a state with no enabled event). */
 export interface Outcome {
   /** completed | resumed | untriggered | error | stuck */
-  readonly kind: 'completed' | 'resumed' | 'untriggered' | 'error' | 'stuck';
+  readonly kind: 'completed' | 'resumed' | 'untriggered' | 'closed' | 'error' | 'stuck';
   /** Whether the end is allowed (docs/model.md, "every run ends..."). */
   readonly ok: boolean;
   /** A canonical description: each role's state and error. */
@@ -872,6 +897,10 @@ export function classifyEnd(s: ModelState, opt: ModelOptions): Outcome {
   if (P.alive && P.st === 'OPEN' && P.cur === 1 && O.alive && O.st === 'OPEN' && O.app && (ended('successor', S) || S.st === 'DORMANT')) {
     const kind = O.hid === 1 && S.st !== 'REVOKED' && S.st !== 'FAILED' ? 'untriggered' : 'resumed';
     return complete ? { kind, ok: true, detail } : { kind, ok: false, detail, problem: incomplete };
+  }
+  if (O.alive && O.st === 'CLOSED' && P.alive && P.st === 'CLOSED' && (ended('successor', S) || S.st === 'DORMANT')) {
+    // An ordinary close (O45, §9.7): the peer got every byte the origin sent, then FIN.
+    return P.rcvd === O.sendNext ? { kind: 'closed', ok: true, detail } : { kind: 'closed', ok: false, detail, problem: `data incomplete: ${P.rcvd}/${O.sendNext} bytes of the server's stream delivered before FIN` };
   }
   if (ended('origin', O) && ended('successor', S) && ended('peer', P)) return { kind: 'error', ok: true, detail };
   return { kind: 'stuck', ok: false, detail, problem: 'deadlock: no event is enabled and the run is not a completed handoff, a resumed C1 or a clean error on every live role' };

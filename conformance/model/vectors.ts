@@ -52,7 +52,7 @@ function sectionsOf(o: OutcomeReport, lines: readonly string[]): string[] {
   if (/ timeout /.test(text)) sections.add('9.1');
   if (/ ABORT | REVOKE /.test(text)) sections.add('9.2');
   if (/^X /m.test(text)) sections.add('8.3');
-  if (/ RELEASE /.test(text)) sections.add('9.7');
+  if (/ RELEASE | FIN /.test(text)) sections.add('9.7');
   if (/ NEED /.test(text)) sections.add('2.4');
   return [...sections].sort((a, b) => Number(a) - Number(b));
 }
@@ -69,6 +69,11 @@ function describe(o: OutcomeReport): { title: string; comment: string } {
       return {
         title: `aborted handoff resumes on C1 in the ${order}`,
         comment: 'A shortest model-checked run where the handoff is aborted and the stream resumes on C1: an implementation that hangs, fails the connection or delivers a byte twice here is wrong (§9.2).',
+      };
+    case 'closed':
+      return {
+        title: `T1/T2 with no successor holding a handle closes C1 in the ${order}`,
+        comment: 'A shortest model-checked run where the origin closes with no live successor to hand over to (O45): an ordinary close, FIN on C1 after every byte sent, no SUSPEND (§9.7). An implementation that starts a handoff here is wrong (§2.4).',
       };
     default:
       return {
@@ -118,7 +123,7 @@ export function modelVectors(result: CheckResult & { graph: Graph }): ModelVecto
       const trig = triggerName(o, labels).toLowerCase().replace('+', '-');
       const name = o.outcome.kind === 'error'
         ? `${o.order}-${trig}-error-${slug(o.outcome.detail)}`
-        : `${o.order}-${trig}-${o.outcome.kind}${o.outcome.kind === 'resumed' ? `-${slug(o.outcome.detail)}` : ''}`;
+        : `${o.order}-${trig}-${o.outcome.kind}${o.outcome.kind === 'resumed' || o.outcome.kind === 'closed' ? `-${slug(o.outcome.detail)}` : ''}`;
       if (seen.has(name)) continue;
       seen.add(name);
       const { title, comment } = describe(o);

@@ -52,12 +52,18 @@ export class OriginEngine extends Engine {
   private movedTo: string | undefined;
   /** The L link of the latest JOIN: the successor T1/T2 choose (§2.4). */
   private joinedLink: string | undefined;
+  /**
+   * The successor T1/T2 would choose is gone (guard `!successorHolds`, row O45): it released its
+   * handle (RELEASE, §5.8), its L was lost (§9.4) or it was revoked after an aborted handoff (§9.2).
+   * A JOIN (§5.1) names a live successor again.
+   */
+  private successorGone = false;
 
   constructor(config: EngineConfig, stream?: ByteStream) {
     super(config, stream);
     this.nextHid = config.hid ?? 1;
     this.addr = config.addr;
-    const sends = new Set(['SUSPEND', 'ORDER', 'REBIND', 'REVOKE', 'ABORT', 'ERROR', 'COMMIT']);
+    const sends = new Set(['SUSPEND', 'ORDER', 'REBIND', 'REVOKE', 'ABORT', 'ERROR', 'COMMIT', 'FIN']);
     this.machine = new TableMachine({
       role: 'origin',
       emit: (e) => this.emit(e),
@@ -69,6 +75,8 @@ export class OriginEngine extends Engine {
         copyDone: () => this.handoff?.copyDone === true,
         // §6.6: a NEED at a rebound origin from another process than the successor it moved to.
         staleHolder: () => this.currentLink !== this.movedTo,
+        // §2.4: T1/T2 hand over only to a successor that still holds a live handle, else O45 closes.
+        successorHolds: () => this.successorHolds,
       },
       verbs: {
         ...this.commonVerbs(),
@@ -95,10 +103,15 @@ export class OriginEngine extends Engine {
     return this.addr !== undefined;
   }
 
+  /** Guard `successorHolds` (§2.4): a successor is known and has not released, lost L or been revoked. */
+  get successorHolds(): boolean {
+    return this.hasSuccessor && !this.successorGone;
+  }
+
   protected canDeliver(): boolean {
     // From the copy on, until the handoff ends, reads wait (§6.5); a rebound handle only ends.
     const s = this.machine.state;
-    if (s === 'REBOUND' || s === 'LEFT' || s === 'FAILED') return false;
+    if (s === 'REBOUND' || s === 'LEFT' || s === 'FAILED' || s === 'CLOSED') return false;
     return this.handoff?.copyDone !== true;
   }
 
@@ -119,6 +132,7 @@ export class OriginEngine extends Engine {
         return;
       case 'lost':
         if (input.channel === 'C2') return;
+        if (input.channel === 'L') this.successorGone = true; // §9.4: its handle cannot be chosen any more
         this.lost(input.channel);
         return;
       case 'app-write':
@@ -133,12 +147,9 @@ export class OriginEngine extends Engine {
         else if (!this.machine.terminal) this.heldShutdown = true;
         return;
       case 'app-close':
-        if (this.machine.state === 'OPEN' && this.hasSuccessor) {
+        if (this.machine.state === 'OPEN') {
           this.appClosed = true;
-          this.trigger('trigger'); // T1 (§2.4)
-        } else if (this.machine.state === 'OPEN') {
-          this.sendFin('C1'); // an ordinary close (§9.7)
-          this.emit({ kind: 'close', channel: 'C1' });
+          this.trigger('trigger'); // T1 (§2.4): a handoff (O1, O2) or an ordinary close (O45)
         } else {
           this.appClosed = true;
         }
@@ -207,6 +218,7 @@ export class OriginEngine extends Engine {
       case 'JOIN':
         this.addr = message.addr; // §5.1: the successor's rebind listener
         this.joinedLink = this.currentLink;
+        this.successorGone = false;
         return;
       case 'NEED':
         if (this.machine.terminal) {
@@ -215,8 +227,13 @@ export class OriginEngine extends Engine {
         }
         this.trigger('recv NEED');
         return;
+      case 'RELEASE':
+        // §5.8: the successor T1/T2 would choose closed its dormant handle (O42 changes no state).
+        if (this.currentLink === undefined || this.currentLink === this.joinedLink) this.successorGone = true;
+        this.step('recv RELEASE');
+        return;
       default:
-        // RELEASE (O42) and anything else: by the table; an unexpected local message is ignored (§7.5).
+        // Anything else: by the table; an unexpected local message is ignored (§7.5).
         this.step(`recv ${message.type}`);
     }
   }
@@ -225,8 +242,12 @@ export class OriginEngine extends Engine {
   private trigger(event: 'trigger' | 'recv NEED'): void {
     const state = this.machine.state;
     if (state === 'OPEN') {
+      if (event === 'trigger' && !this.successorHolds) {
+        this.step(event); // O45 (§9.7): no successor holds a live handle, an ordinary close
+        return;
+      }
       if (!this.hasSuccessor || this.nextHid > 0xffffffff) {
-        // Supplementary row X12 (§2.4): no successor can be chosen.
+        // Supplementary row X12 (§2.4): no successor can be chosen (NEED with no address, or hids exhausted).
         if (event === 'trigger') {
           this.sendFin('C1');
           this.emit({ kind: 'close', channel: 'C1' });
@@ -287,6 +308,11 @@ export class OriginEngine extends Engine {
     if (this.handoff?.involved === true) this.send('L', { type: 'REVOKE', cid: this.config.cid, hid: this.handoff.hid, code: ERRORS[code].code });
   }
 
+  /** A REVOKE ends the successor's handle (§9.2), except COLLISION, after which it waits again (§9.8). */
+  private noteRevoke(code: number): void {
+    if (code !== ERRORS.COLLISION.code) this.successorGone = true;
+  }
+
   /** `send NAME(CODE)` of the origin's rows; REVOKE after the commit answers the NEED being handled (O43). */
   private sendVerb(a: Action): void {
     const cid = this.config.cid;
@@ -317,7 +343,10 @@ export class OriginEngine extends Engine {
           return;
         }
         // To every successor that holds a dormant handle or was involved (O7, §9.5).
-        if (h?.involved === true || (h === undefined && this.hasSuccessor)) this.send('L', { type: 'REVOKE', cid, hid, code: this.code(a.code) });
+        if (h?.involved === true || (h === undefined && this.hasSuccessor)) {
+          this.send('L', { type: 'REVOKE', cid, hid, code: this.code(a.code) });
+          this.noteRevoke(this.code(a.code));
+        }
         return;
       case 'ABORT':
         this.send('C1', { type: 'ABORT', hid, code: this.code(a.code) });
@@ -328,6 +357,9 @@ export class OriginEngine extends Engine {
       case 'COMMIT':
         this.send('L', { type: 'COMMIT', cid, hid });
         this.onCommit();
+        return;
+      case 'FIN':
+        this.sendFin('C1'); // O45 (§9.7): FIN at the send offset
         return;
       default:
         throw new RebindError('UNSUPPORTED', `origin cannot send ${a.arg ?? '?'}`, { section: '7.1' });
@@ -403,6 +435,10 @@ export class OriginEngine extends Engine {
     const s = this.machine.state;
     if (s === 'REBOUND' || s === 'LEFT') {
       this.failWith('REBOUND', 'write on a rebound handle', '6.6');
+      return;
+    }
+    if (s === 'CLOSED') {
+      this.failWith('CLOSED', 'write after close', '9.7');
       return;
     }
     if (s === 'FAILED') {

@@ -16,7 +16,7 @@ describe('model CLI', () => {
   it('prints states, invariants and time, and exits 0 when the invariants hold', async () => {
     const c = capture();
     expect(await main(SMALL, c.io)).toBe(0);
-    expect(c.out()).toContain('explored: 6500 states, 18549 transitions');
+    expect(c.out()).toContain('explored: 6934 states, 19595 transitions');
     expect(c.out()).toMatch(/ok +exactly-once/);
     expect(c.out()).toMatch(/ok +at most one owner/);
     expect(c.out()).toMatch(/\d+\.\d s/);

@@ -104,7 +104,8 @@ describe('deferred close (§9.7)', () => {
     h.feed('S', { kind: 'app-close' });
     expect(h.S.state).toBe('NEEDED');
     h.run();
-    expect(h.S.state).toBe('OWNER/OPEN');
+    // The owner has no successor of its own: its close is an ordinary one (O45, §9.7).
+    expect(h.S.state).toBe('OWNER/CLOSED');
     expect(h.sent.filter((s) => s.from === 'S' && s.message.type === 'FIN').map((s) => s.message)).toEqual([{ type: 'FIN', offset: 4n }]);
   });
 });

@@ -33,7 +33,7 @@ describe('table interpreter (§7)', () => {
   it('an unknown verb, guard, message or timer is rejected when the machine is built or the timer started', () => {
     const base = STATE_TABLES.origin;
     const withRow = (row: object): RoleTable => ({ ...base, transitions: [...base.transitions, row as never] });
-    const make = (table: RoleTable) => new TableMachine({ role: 'origin', table, verbs: { send: () => {}, start: () => {} }, guards: { fast: () => true }, emit: () => {}, canSend: (n) => n === 'SUSPEND' });
+    const make = (table: RoleTable) => new TableMachine({ role: 'origin', table, verbs: { send: () => {}, start: () => {} }, guards: { fast: () => true, successorHolds: () => true }, emit: () => {}, canSend: (n) => n === 'SUSPEND' });
     const tiny: RoleTable = { ...base, transitions: [{ id: 'T1', from: 'OPEN', on: 'trigger', if: 'fast', do: ['send SUSPEND', 'start SUSPEND'], to: 'SUSPENDING', section: '6.2' }] };
     expect(() => make(tiny)).not.toThrow();
     expect(() => make({ ...tiny, transitions: [...tiny.transitions, { id: 'Z1', from: 'OPEN', on: 'x', do: ['teleport'], to: 'OPEN', section: '7' }] })).toThrow(/verb "teleport"/);
