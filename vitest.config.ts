@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/setup.ts'],
     pool: 'forks',
     execArgv: ['--import', './scripts/register-ts.mjs'],
     experimental: { viteModuleRunner: false, nodeLoader: false },

@@ -175,6 +175,10 @@ export class FrameSplitter {
     }
     this.#sliceOffset = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getBigUint64(HEADER_SIZE);
     this.#sliceLeft = this.#frameSize - DATA_PREFIX;
+    if (this.#sliceOffset + BigInt(this.#sliceLeft) > 2n ** 64n) {
+      // The codec's rule (§6.4): every byte of the stream has a u64 offset.
+      throw this.#fail(new RebindError('FRAME_BAD_FIELD', `DATA bytes would end beyond offset 2^64`, { detail: { offset: HEADER_SIZE, type: 'DATA', field: 'offset' } }), out);
+    }
     this.#parts = [];
     this.#partsLength = 0;
   }

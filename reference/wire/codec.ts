@@ -139,12 +139,23 @@ function rangeProblem(field: FieldSpec, value: unknown, byteLength?: number): st
   }
 }
 
-/** Rules that span fields: HELLO's cid is all zero exactly when the acceptor flag is clear (§2.2, §4.1). */
-function crossFieldProblem(record: Readonly<Record<string, unknown>>): string | undefined {
+/** One past the largest stream offset: a byte stream never carries more than 2^64 bytes (§6.4). */
+const STREAM_LIMIT = 2n ** 64n;
+
+/**
+ * Rules that span fields: HELLO's cid is all zero exactly when the acceptor flag is clear (§2.2,
+ * §4.1); the bytes of a DATA or COPY frame end at or below 2^64, so every byte has a u64 offset
+ * (§4.2, §5.4, §6.4).
+ */
+function crossFieldProblem(record: Readonly<Record<string, unknown>>): { field: string; problem: string } | undefined {
+  if (record.type === 'DATA' || record.type === 'COPY') {
+    const end = (record.offset as bigint) + BigInt((record.data as Uint8Array).length);
+    return end > STREAM_LIMIT ? { field: 'offset', problem: `${record.type} bytes would end at offset ${end}, beyond 2^64` } : undefined;
+  }
   if (record.type !== 'HELLO') return undefined;
   const zero = isZero(record.cid as Uint8Array);
-  if (record.acceptor === true && zero) return 'HELLO from the acceptor carries a zero cid';
-  if (record.acceptor !== true && !zero) return 'HELLO from the connector carries a non-zero cid';
+  if (record.acceptor === true && zero) return { field: 'cid', problem: 'HELLO from the acceptor carries a zero cid' };
+  if (record.acceptor !== true && !zero) return { field: 'cid', problem: 'HELLO from the connector carries a non-zero cid' };
   return undefined;
 }
 
@@ -234,8 +245,8 @@ function checkMessage(message: Message): { layout: Layout; flags: number; parts:
     parts.push(text === undefined ? { field, value } : { field, value, text });
     size += FIXED_SIZE[field.kind] ?? (text !== undefined ? 2 + text.length : (value as Uint8Array).length);
   }
-  const problem = crossFieldProblem(record);
-  if (problem !== undefined) throw new RebindError('FRAME_BAD_FIELD', problem, { detail: { type: name, field: 'cid' } });
+  const cross = crossFieldProblem(record);
+  if (cross !== undefined) throw new RebindError('FRAME_BAD_FIELD', cross.problem, { detail: { type: name, field: cross.field } });
   return { layout, flags, parts, size };
 }
 
@@ -439,8 +450,8 @@ function decodePayload(layout: Layout, flags: number, bytes: Uint8Array, end: nu
     });
   }
   if (fieldError !== undefined) return fieldError;
-  const problem = crossFieldProblem(record);
-  if (problem !== undefined) return frameError('FRAME_BAD_FIELD', problem, { offset: HEADER_SIZE, type: name, field: 'cid' });
+  const cross = crossFieldProblem(record);
+  if (cross !== undefined) return frameError('FRAME_BAD_FIELD', cross.problem, { offset: HEADER_SIZE, type: name, field: cross.field });
   return { ok: true, message: record as unknown as Message, size: end };
 }
 

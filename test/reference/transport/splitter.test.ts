@@ -193,3 +193,21 @@ describe('FrameSplitter with sliceData', () => {
     expect(() => assembled.push(bytes.subarray(3, 40))).toThrow(expect.objectContaining({ code: 'ERR_FRAME_BAD_FLAGS' }));
   });
 });
+
+// Regression, found by the property test above in CI: a DATA frame whose bytes end past offset 2^64
+// was sliced into pieces whose offsets no longer fit a u64. It is refused as the codec refuses it (§6.4).
+describe('regression: DATA ending beyond offset 2^64 with sliceData', () => {
+  it('fails with FRAME_BAD_FIELD instead of producing an offset past u64', () => {
+    // DATA, no flags, payload 10: offset 2^64-1, then the two bytes "ab".
+    const fixed = Buffer.from('01020000' + '0000000a' + 'ffffffffffffffff' + '6162', 'hex');
+    const splitter = new FrameSplitter({ sliceData: true });
+    let error: unknown;
+    try {
+      splitter.push(fixed.subarray(0, 17));
+      splitter.push(fixed.subarray(17));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as RebindError).errorName).toBe('FRAME_BAD_FIELD');
+  });
+});

@@ -12,6 +12,12 @@ export const u16 = fc.integer({ min: 0, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
 export const hid = fc.integer({ min: 1, max: 0xffff_ffff });
 export const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 1n, 2n ** 53n + 1n, 2n ** 64n - 1n));
+
+/** DATA and COPY bytes end at or below 2^64 (§6.4): pull an offset down so the frame stays valid. */
+function withinStream<T extends { offset: bigint; data: Uint8Array }>(m: T): T {
+  const last = 2n ** 64n - BigInt(m.data.length);
+  return m.offset > last ? { ...m, offset: last } : m;
+}
 export const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
 export const cid = bytes16.filter((b) => b.some((x) => x !== 0));
 export const data = fc.uint8Array({ minLength: 1, maxLength: 64 });
@@ -44,7 +50,7 @@ const hello = fc.boolean().chain((acceptor) =>
 /** Any valid message. */
 export const message: fc.Arbitrary<Message> = fc.oneof(
   hello,
-  fc.record({ type: fc.constant('DATA' as const), offset: u64, data }),
+  fc.record({ type: fc.constant('DATA' as const), offset: u64, data }).map(withinStream),
   fc.record({ type: fc.constant('FIN' as const), offset: u64 }),
   fc.record({ type: fc.constant('SUSPEND' as const), fast: fc.constant(false as const), hid }),
   fc.record({ type: fc.constant('SUSPEND' as const), fast: fc.constant(true as const), hid, sendEnd: u64, token: bytes16, addr }),
@@ -60,7 +66,7 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('JOIN' as const), pid: u32, addr }),
   fc.record({ type: fc.constant('NEED' as const), cid, trigger: fc.constantFrom(3 as const, 4 as const) }),
   fc.record({ type: fc.constant('ORDER' as const), fast: fc.boolean(), originFin: fc.boolean(), cid, hid, token: bytes16, sendEnd: u64 }),
-  fc.record({ type: fc.constant('COPY' as const), cid, hid, offset: u64, data }),
+  fc.record({ type: fc.constant('COPY' as const), cid, hid, offset: u64, data }).map(withinStream),
   fc.record({ type: fc.constant('COPIED' as const), peerFin: fc.boolean(), cid, hid, recvEnd: u64 }),
   fc.record({ type: fc.constant('COMMIT' as const), cid, hid }),
   fc.record({ type: fc.constant('REVOKE' as const), cid, hid, code: u16 }),

@@ -175,7 +175,7 @@ export function naiveDecode(b: Uint8Array): { message: Message; size: number } |
       }
       case 0x02: {
         const m = { type: 'DATA' as const, offset: c.u64(), data: c.rest() };
-        fieldsOk = m.data.length >= 1;
+        fieldsOk = m.data.length >= 1 && m.offset + BigInt(m.data.length) <= 2n ** 64n;
         message = m;
         break;
       }
@@ -275,7 +275,7 @@ export function naiveDecode(b: Uint8Array): { message: Message; size: number } |
       }
       case 0x44: {
         const m = { type: 'COPY' as const, cid: c.bytes(16), hid: c.u32(), offset: c.u64(), data: c.rest() };
-        fieldsOk = !zero(m.cid) && m.hid >= 1 && m.data.length >= 1;
+        fieldsOk = !zero(m.cid) && m.hid >= 1 && m.data.length >= 1 && m.offset + BigInt(m.data.length) <= 2n ** 64n;
         message = m;
         break;
       }
