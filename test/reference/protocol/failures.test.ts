@@ -113,13 +113,7 @@ describe('timeouts (§9.1, §9.2)', () => {
 
   it('ARMED timer at the successor: fail TIMEOUT (S26)', () => {
     const h = ready();
-    h.flow('S');
-    h.deliver('S', 'O');
-    h.deliver('O', 'P');
-    h.deliver('P', 'O');
-    h.deliver('O', 'S');
-    h.deliver('O', 'S');
-    h.deliver('O', 'S');
+    h.stopAndWaitUntilArmed(); // NEED, SUSPEND, SUSPENDED, COPY, COPIED, ORDER
     expect(h.S.state).toBe('READY');
     h.fire('S', 'ARMED');
     expect(h.S.state).toBe('FAILED');

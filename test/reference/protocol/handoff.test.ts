@@ -243,13 +243,7 @@ describe('authentication (§8)', () => {
 
   it('a replayed token before COMMIT is refused with TOKEN_REPLAYED', () => {
     const h = ready();
-    h.flow('S');
-    h.deliver('S', 'O');
-    h.deliver('O', 'P');
-    h.deliver('P', 'O');
-    h.deliver('O', 'S');
-    h.deliver('O', 'S');
-    h.deliver('O', 'S');
+    h.stopAndWaitUntilArmed(); // NEED, SUSPEND, SUSPENDED, COPY, COPIED, ORDER
     h.deliver('O', 'P'); // REBIND → ATTACH
     h.deliver('P', 'S'); // ATTACH consumed
     expect(h.S.state).toBe('BOUND');

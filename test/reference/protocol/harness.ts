@@ -371,6 +371,18 @@ export class Harness {
     if (engine instanceof SuccessorEngine && engine.state === 'DORMANT') this.action(actor, 'trigger', [trigger]);
   }
 
+  /**
+   * Drives a stop-and-wait handoff started by the successor's read (T3) until its token is armed:
+   * NEED, SUSPEND, SUSPENDED, then COPY, COPIED and ORDER reach S (state READY).
+   */
+  stopAndWaitUntilArmed(): void {
+    this.flow('S');
+    this.deliver('S', 'O');
+    this.deliver('O', 'P');
+    this.deliver('P', 'O');
+    for (let i = 0; i < 3; i++) this.deliver('O', 'S');
+  }
+
   /** Reads continuously from now on. */
   flow(actor: string): void {
     this.flowing.add(actor);
