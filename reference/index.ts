@@ -13,3 +13,6 @@ export * from './diagnostics.js';
 export * from './schemas.js';
 export * from './wire/index.js';
 export * from './trace/index.js';
+export * from './protocol/index.js';
+export * from './transport/index.js';
+export * from './node/index.js';

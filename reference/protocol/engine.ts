@@ -49,6 +49,16 @@ export abstract class Engine {
     return this.machine.state;
   }
 
+  /** Application writes are held (this end may not send now, §6.7): the host withholds the write callback. */
+  get holding(): boolean {
+    return this.held.length > 0 || this.heldShutdown;
+  }
+
+  /** Whether this role's table is in a terminal state (§7). */
+  get terminal(): boolean {
+    return this.machine.terminal;
+  }
+
   /** The role of this engine. */
   get role(): Role {
     return this.machine.role;

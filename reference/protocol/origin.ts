@@ -94,6 +94,15 @@ export class OriginEngine extends Engine {
     return this.handoff?.hid;
   }
 
+  /**
+   * The L link of the successor the handoff under way (or the last one) went to: where the host
+   * sends this connection's local messages that name no link (§2.4). Before any handoff, the link
+   * of the latest JOIN.
+   */
+  get successorLink(): string | undefined {
+    return this.handoff !== undefined || this.machine.terminal ? this.movedTo : this.joinedLink;
+  }
+
   private wantsFast(): boolean {
     return this.config.fast === true && !this.fastRefused;
   }

@@ -63,6 +63,18 @@ export class ByteStream {
     this.readOffset = this.recvOffset;
   }
 
+  /**
+   * Gives back bytes the application was handed but did not consume (a Node stream's read buffer
+   * at close or handoff): they count as unread again, so the copy (§6.5) carries them.
+   */
+  unshift(data: Uint8Array): void {
+    if (data.length === 0) return;
+    const length = BigInt(data.length);
+    if (length > this.readOffset) throw new RebindError('INVALID_ARGUMENT', 'cannot give back more bytes than were read', { section: '6.5' });
+    this.unread.unshift(data);
+    this.readOffset -= length;
+  }
+
   /** The other end's FIN at `offset` (checked by {@link checkIncoming}). */
   receiveFin(offset: bigint): void {
     this.finReceived = offset;

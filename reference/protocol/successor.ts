@@ -83,6 +83,11 @@ export class SuccessorEngine extends Engine {
     });
   }
 
+  /** The C2 link whose ATTACH was accepted (consumed the token, §8.2); after `switch` it is C1. */
+  get attachedLink(): string | undefined {
+    return this.boundLink;
+  }
+
   /** Once the successor owns the connection: the origin engine of later handoffs (§10.1). */
   get origin(): OriginEngine | undefined {
     return this.owner;
@@ -91,6 +96,16 @@ export class SuccessorEngine extends Engine {
   /** The state of this role's table; after OWNER, the state of {@link origin} as `OWNER/…`. */
   override get state(): string {
     return this.owner === undefined ? this.machine.state : `OWNER/${this.owner.state}`;
+  }
+
+  /** Terminal: before OWNER, this table's terminal states; after it, those of {@link origin}. */
+  override get terminal(): boolean {
+    return this.owner === undefined ? this.machine.terminal : this.owner.terminal;
+  }
+
+  /** Application writes are held (before ATTACHED), or the owner's are (§6.7). */
+  override get holding(): boolean {
+    return this.owner === undefined ? super.holding : this.owner.holding;
   }
 
   protected canDeliver(): boolean {

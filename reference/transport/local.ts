@@ -34,6 +34,8 @@ export interface LocalListener {
   readonly path: string;
   /** Stops accepting and removes the socket file and its directory; joined channels live on. */
   close(): Promise<void>;
+  /** Whether the listener keeps the process alive (default true). */
+  setKeepAlive(keep: boolean): void;
 }
 
 /** Options of {@link listenLocal}. */
@@ -133,6 +135,10 @@ export async function listenLocal(
   server.on('error', () => {});
   return {
     path,
+    setKeepAlive: (keep: boolean) => {
+      if (keep) server.ref();
+      else server.unref();
+    },
     close: () => new Promise<void>((resolve) => {
       if (server.listening) server.close();
       rmSync(directory, { recursive: true, force: true });

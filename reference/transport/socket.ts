@@ -299,6 +299,12 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
     for (const resolve of this.#endWaiters.splice(0)) resolve();
   }
 
+  /** Whether this connection keeps the Node process alive (like `net.Socket.ref/unref`). */
+  setKeepAlive(keep: boolean): void {
+    if (keep) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Closing.
 

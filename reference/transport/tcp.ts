@@ -74,6 +74,10 @@ export class TcpTransport implements Transport {
     const listening = formatAddress('tcp', bound.address, bound.port);
     return {
       address: listening,
+      setKeepAlive: (keep: boolean) => {
+        if (keep) server.ref();
+        else server.unref();
+      },
       // Stops accepting; the listening socket is released at once, accepted connections live on.
       close: () => new Promise<void>((resolve) => {
         if (server.listening) server.close();

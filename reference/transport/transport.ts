@@ -77,6 +77,11 @@ export interface FrameConnection {
   resume(): void;
   /** Sets the other end's payload limit (from its HELLO, §3.3, §4.1): 1024..16777216. */
   setPeerMaxPayload(bytes: number): void;
+  /**
+   * Whether this connection keeps the process alive (default true). A successor's L and rebind
+   * listener do not: a process whose dormant handles are never used may exit (§2.3).
+   */
+  setKeepAlive?(keep: boolean): void;
   /** Sends everything queued, then closes gracefully; resolves after `'close'`. */
   end(): Promise<void>;
   /** Aborts at once: queued frames in both directions are discarded; `'close'` carries `error`. */
@@ -93,6 +98,8 @@ export interface FrameListener {
   readonly address: string;
   /** Stops accepting. Connections already accepted are not touched. */
   close(): Promise<void>;
+  /** Whether the listener keeps the process alive (default true). */
+  setKeepAlive?(keep: boolean): void;
 }
 
 /** Options of {@link Transport.listen}. */

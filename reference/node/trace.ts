@@ -1,0 +1,126 @@
+/**
+ * Trace hooks (spec §13.1): every wire and local message a process sends or receives, and every
+ * application action on a connection, as an event of the trace notation — for the conformance
+ * kit and for debugging. Off by default; when off, the cost is one `undefined` check per event.
+ *
+ * Two ways to switch them on:
+ * - {@link setTraceHook}: a function called with each {@link HostTraceEvent} of this process;
+ * - the environment variable `REBIND_TRACE_DIR`: every process of the tree (forked children
+ *   inherit the environment) appends the canonical lines of each connection to
+ *   `DIR/<cid>.<pid>.trace`; {@link readTraceDirectory} merges them by time into one trace per
+ *   connection that `checkTraceText` accepts.
+ *
+ * @module
+ */
+import { appendFileSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { formatEvent } from '../trace/format.js';
+import type { ActionName, FieldValue, TraceEvent } from '../trace/events.js';
+import { messageToJson, type Message } from '../wire/index.js';
+
+/** One traced event of one connection, as the hooks see it. */
+export interface HostTraceEvent extends TraceEvent {
+  /** The connection's cid in lower-case hex (32 digits), or `-` before the acceptor's HELLO fixed it. */
+  readonly cid: string;
+  /** The event in canonical notation (§13.1), with its `@TIME`. */
+  readonly text: string;
+}
+
+/** A trace hook: called synchronously with each event of this process. */
+export type TraceHook = (event: HostTraceEvent) => void;
+
+let hook: TraceHook | undefined;
+let directory: string | undefined = process.env.REBIND_TRACE_DIR !== undefined && process.env.REBIND_TRACE_DIR !== '' ? process.env.REBIND_TRACE_DIR : undefined;
+
+/** Sets (or with `undefined` clears) this process's trace hook. Returns the previous one. */
+export function setTraceHook(next: TraceHook | undefined): TraceHook | undefined {
+  const previous = hook;
+  hook = next;
+  return previous;
+}
+
+/** Sets (or clears) the directory that receives per-connection trace files; default `REBIND_TRACE_DIR`. */
+export function setTraceDirectory(path: string | undefined): void {
+  directory = path;
+}
+
+/** Whether any trace sink is on: callers skip building events when it is not. */
+export function tracing(): boolean {
+  return hook !== undefined || directory !== undefined;
+}
+
+/** Milliseconds on a clock shared by the processes of one machine (wall clock, sub-ms precision). */
+function now(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
+}
+
+const BYTE_FIELDS = new Set(['cid', 'token', 'data']);
+
+/** A message's fields in the notation: flags and fields in the table's order, bytes as `0x…`. */
+export function messageFields(message: Message): Record<string, FieldValue> {
+  const json = messageToJson(message) as unknown as Record<string, unknown>;
+  const fields: Record<string, FieldValue> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (key === 'type') continue;
+    if (typeof value === 'boolean' || typeof value === 'number') fields[key] = value;
+    else if (typeof value === 'string') {
+      if (BYTE_FIELDS.has(key)) fields[key] = `0x${value}`;
+      else if (/^\d+$/.test(value) && key !== 'addr' && key !== 'reason') {
+        const n = Number(value);
+        fields[key] = Number.isSafeInteger(n) ? n : value;
+      } else fields[key] = value;
+    }
+  }
+  return fields;
+}
+
+function emit(cid: string, event: Omit<TraceEvent, 'line' | 'column' | 'time'>, time?: number): void {
+  const full: TraceEvent = { line: 0, column: 0, time: time === undefined ? now() : Math.round(time * 1000) / 1000, ...event };
+  const text = formatEvent(full);
+  if (hook !== undefined) hook({ ...full, cid, text });
+  if (directory !== undefined) appendFileSync(join(directory, `${cid}.${process.pid}.trace`), `${text}\n`);
+}
+
+/** Traces a message: `send` (`A ~> B`) or `receive` (`A <~ B`, A the receiver). */
+export function traceMessage(cid: string, kind: 'send' | 'receive', actor: string, peer: string, message: Message, time?: number): void {
+  if (hook === undefined && directory === undefined) return;
+  emit(cid, { actor, kind, peer, name: message.type, args: [], fields: messageFields(message) }, time);
+}
+
+/** Traces an application or environment action (`O close`, `P send len=5 data=0x…`, `O fork S1`). */
+export function traceAction(cid: string, actor: string, name: ActionName, args: readonly string[] = [], fields: Record<string, FieldValue> = {}, time?: number): void {
+  if (hook === undefined && directory === undefined) return;
+  emit(cid, { actor, kind: 'action', name, args, fields }, time);
+}
+
+/** Bytes as the notation's hex literal. */
+export function hexField(data: Uint8Array): string {
+  return `0x${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}`;
+}
+
+/**
+ * Reads a `REBIND_TRACE_DIR` directory: for each connection (cid), the lines of all processes
+ * merged by time (a send before a receive at the same time), as one trace text.
+ */
+export function readTraceDirectory(path: string): Map<string, string> {
+  const byCid = new Map<string, Array<{ time: number; order: number; line: string }>>();
+  for (const name of readdirSync(path)) {
+    const match = /^([0-9a-f]{32}|-)\.(\d+)\.trace$/.exec(name);
+    if (match === null) continue;
+    const list = byCid.get(match[1]!) ?? [];
+    for (const line of readFileSync(join(path, name), 'utf8').split('\n')) {
+      if (line === '') continue;
+      const time = Number(/^@([0-9.]+)/.exec(line)?.[1] ?? 0);
+      // At equal times: sends and actions before receives, so FIFO matching sees the send first.
+      list.push({ time, order: line.includes(' <~ ') ? 1 : 0, line });
+    }
+    byCid.set(match[1]!, list);
+  }
+  const out = new Map<string, string>();
+  for (const [cid, list] of byCid) {
+    list.sort((a, b) => a.time - b.time || a.order - b.order);
+    out.set(cid, list.map((e) => `${e.line}\n`).join(''));
+  }
+  return out;
+}
