@@ -231,7 +231,6 @@ export class ConnectionHost {
           this.active.stream.unshift(effect.data);
           return;
         }
-        if (tracing()) traceAction(this.cidHex, this.actor, 'recv', [], { len: effect.data.length, data: hexField(effect.data) });
         if (this.socket.deliver(effect.data)) this.reading = true;
         return;
       case 'end':
@@ -258,7 +257,7 @@ export class ConnectionHost {
         return;
       case 'fail':
         this.settleHandoff(effect.error);
-        if (tracing()) traceAction(this.cidHex, this.actor, 'fail', [effect.error.errorName]);
+        if (tracing()) traceAction(this.cidHex, this.actor, 'fail', [], { code: effect.error.errorName });
         this.socket.fail(effect.error);
         this.releaseWriters(effect.error);
         return;
@@ -318,6 +317,7 @@ export class ConnectionHost {
     connection.on('frame', (message) => {
       if (this.retired.has(connection) || connection !== this.c1) return;
       if (tracing()) traceMessage(this.cidHex, 'receive', this.actor, this.c1Actor, message);
+      if (message.type === 'SUSPENDED' && this.active instanceof OriginEngine) this.reclaimUnconsumed();
       this.feed({ kind: 'recv', channel: 'C1', message });
     });
     connection.on('drain', () => this.onDrain(connection));
@@ -333,7 +333,7 @@ export class ConnectionHost {
         this.runtime.finished(this);
         return;
       }
-      if (tracing()) traceAction(this.cidHex, this.actor, 'cut', ['C1']);
+      if (tracing()) traceAction(this.cidHex, this.actor, 'cut', [this.c1Actor]);
       this.feed({ kind: 'lost', channel: 'C1' });
       if (!this.active.terminal && this.active.state === 'OPEN') {
         // Lost C1 with no handoff under way has no row: the connection is over (§9.6).
@@ -358,6 +358,7 @@ export class ConnectionHost {
       if (this.retired.has(connection)) return;
       if (connection === this.c1) {
         if (tracing()) traceMessage(this.cidHex, 'receive', this.actor, this.c1Actor, message);
+        if (message.type === 'SUSPENDED') this.reclaimUnconsumed();
         this.feed({ kind: 'recv', channel: 'C1', message });
         return;
       }
@@ -460,7 +461,6 @@ export class ConnectionHost {
       this.c2.delete(link);
       this.owner = true;
       this.socket.addresses();
-      if (tracing()) traceAction(this.cidHex, this.actor, 'resume');
       this.runtime.becameOwner(this);
     }
   }
@@ -483,7 +483,7 @@ export class ConnectionHost {
   }
 
   /** Origin: the child `link` joined with rebind listener `addr` (§5.1). */
-  joined(link: string, addr: string, pid: number): void {
+  joined(link: string, addr: string, pid: number, forkedAt?: number): void {
     if (this.over) return;
     this.pendingHolders.delete(link);
     const at = this.holders.indexOf(link);
@@ -491,7 +491,9 @@ export class ConnectionHost {
     this.holders.push(link);
     this.holderAddr.set(link, addr);
     if (tracing()) {
-      traceAction(this.cidHex, this.actor, 'fork', [this.runtime.linkActor(link)]);
+      // A forked child's name is known from its JOIN; the fork happened at `forkedAt`. A worker joins (§10.2).
+      if (forkedAt !== undefined) traceAction(this.cidHex, this.actor, 'fork', [this.runtime.linkActor(link)], {}, forkedAt);
+      else traceAction(this.cidHex, this.actor, 'join', [this.runtime.linkActor(link)]);
       traceMessage(this.cidHex, 'receive', this.actor, this.runtime.linkActor(link), { type: 'JOIN', pid, addr });
     }
     this.feed({ kind: 'recv', channel: 'L', message: { type: 'JOIN', pid, addr }, link });
@@ -532,6 +534,7 @@ export class ConnectionHost {
 
   /** A write: `callback` runs when the bytes are handed to the transport, or once held writes may go. */
   write(data: Uint8Array, callback: (error?: Error | null) => void): void {
+    if (tracing() && this.engine instanceof SuccessorEngine && this.engine.state === 'DORMANT') traceAction(this.cidHex, this.actor, 'trigger', ['T4']);
     if (tracing()) traceAction(this.cidHex, this.actor, 'send', [], { len: data.length, data: hexField(data) });
     this.blockedOn = undefined;
     this.feed({ kind: 'app-write', data });
@@ -546,8 +549,14 @@ export class ConnectionHost {
     else callback();
   }
 
+  /** Traces the application's read (`recv`, §13.1) when its stream hands it bytes. */
+  traceRead(data: Uint8Array): void {
+    traceAction(this.cidHex, this.actor, 'recv', [], { len: data.length, data: hexField(data) });
+  }
+
   /** The application's stream has room: deliver what the engine has. */
   read(): void {
+    if (tracing() && this.engine instanceof SuccessorEngine && this.engine.state === 'DORMANT') traceAction(this.cidHex, this.actor, 'trigger', ['T3']);
     this.reading = false;
     this.feed({ kind: 'app-read' });
   }
@@ -607,6 +616,15 @@ export class ConnectionHost {
       if (error === undefined) w.resolve();
       else w.reject(error);
     }
+  }
+
+  /**
+   * Before the copy (§6.5, on SUSPENDED): bytes the socket holds for a paused application were
+   * never read by it, so they go back to the engine and into the copy.
+   */
+  private reclaimUnconsumed(): void {
+    if (this.engine.state === 'OPEN' && this.active.state === 'OPEN') return;
+    this.giveBack(this.socket.takeUnconsumed());
   }
 
   /** Gives bytes the application did not consume back to the engine (they go into the copy, §6.5). */

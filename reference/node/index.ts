@@ -24,6 +24,7 @@ export {
   setTraceHook,
   setTraceDirectory,
   readTraceDirectory,
+  mergeProcesses,
   messageFields,
   type HostTraceEvent,
   type TraceHook,

@@ -54,6 +54,8 @@ interface ChildLink {
   process?: ChildProcess;
   /** The cids it holds (or was forked with). */
   readonly cids: Set<string>;
+  /** When it was forked (ms, the trace clock), or undefined for a worker that joins (§10.2). */
+  forkedAt?: number;
   lost: boolean;
 }
 
@@ -201,7 +203,7 @@ export class Runtime implements HostRuntime {
     channel.setKeepAlive?.(false);
     channel.on('frame', (message) => this.fromChild(child, message));
     channel.on('close', () => this.childLost(child));
-    for (const cid of child.cids) this.owned.get(cid)?.joined(child.link, addr, pid);
+    for (const cid of child.cids) this.owned.get(cid)?.joined(child.link, addr, pid, child.forkedAt);
     this.joinWaiters.get(child.link)?.forEach((w) => w());
     this.joinWaiters.delete(child.link);
   }
@@ -259,6 +261,7 @@ export class Runtime implements HostRuntime {
     }
     const link = this.childFor(child.pid);
     link.process = child;
+    link.forkedAt = performance.timeOrigin + performance.now();
     for (const host of hosts) {
       link.cids.add(host.cidHex);
       host.addPendingHolder(link.link);
@@ -321,6 +324,7 @@ export class Runtime implements HostRuntime {
     });
     // The worker's JOIN may have come long ago: it holds the handle now (§2.4: the latest holder).
     if (child.addr !== undefined && child.channel !== undefined && !child.channel.closed) host.joined(child.link, child.addr, child.pid);
+    else if (child.addr === undefined) child.forkedAt = undefined; // it joins later: a worker, not a fork
     socket.destroy(); // T1
     return settled;
   }
@@ -347,7 +351,9 @@ export class Runtime implements HostRuntime {
 
   private async adopt(l: string, record: ConnectionRecord): Promise<RebindSocket> {
     await this.joinParent(l, record.localAddress);
-    return this.dormantSocket(record);
+    const socket = this.dormantSocket(record);
+    this.traceJoin(socket);
+    return socket;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -409,6 +415,7 @@ export class Runtime implements HostRuntime {
     }
     this.parentPath = path;
     this.parent = connectLocal(path, { pid: process.pid, addr: listener.address }, { timeoutMs: 5000 }).then((channel) => {
+      this.joinedAt = performance.timeOrigin + performance.now();
       channel.setKeepAlive?.(false);
       channel.on('frame', (message) => {
         if (!('cid' in message)) return;
@@ -436,6 +443,17 @@ export class Runtime implements HostRuntime {
     return socket;
   }
 
+  /** When this process sent JOIN on its parent's L (the trace clock). */
+  private joinedAt: number | undefined;
+
+  /** `S ~> O JOIN` in the trace of each handle this process holds (§5.1: one JOIN per L, for all of them). */
+  private traceJoin(socket: RebindSocket): void {
+    if (!tracing()) return;
+    void this.rebindListener?.then((listener) => {
+      traceMessage(socket.host.cidHex, 'send', this.actor, this.parentActor, { type: 'JOIN', pid: process.pid, addr: listener.address }, this.joinedAt);
+    });
+  }
+
   /** In a forked child: joins the parent and makes the dormant handles of `REBIND_FORK` (once). */
   startChild(): Promise<RebindSocket[]> {
     this.started ??= (async () => {
@@ -445,6 +463,7 @@ export class Runtime implements HostRuntime {
       const env = JSON.parse(text) as ForkEnvironment;
       await this.joinParent(env.l, env.records[0]?.localAddress ?? 'tcp://127.0.0.1:0');
       this.inheritedSockets = env.records.map((r) => this.dormantSocket(r));
+      for (const socket of this.inheritedSockets) this.traceJoin(socket);
       return this.inheritedSockets;
     })();
     return this.started;

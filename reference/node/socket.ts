@@ -19,6 +19,7 @@
 import { Duplex } from 'node:stream';
 import { RebindError } from '../errors.js';
 import type { ConnectionHost } from './host.js';
+import { tracing } from './trace.js';
 
 /** Options of a {@link RebindSocket} (those of `net.Socket` that apply). */
 export interface RebindSocketOptions {
@@ -170,6 +171,12 @@ export class RebindSocket extends Duplex {
   // -------------------------------------------------------------------------------------------
   // Duplex implementation.
 
+  /** Every byte reaches the application through a 'data' event (flowing or `read()`): the `recv` of §13.1. */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data' && tracing() && args[0] instanceof Uint8Array) this.host.traceRead(args[0]);
+    return super.emit(event, ...args);
+  }
+
   override _read(_size: number): void {
     this.host.read();
   }
@@ -209,13 +216,37 @@ export class RebindSocket extends Duplex {
 
   /** Bytes pushed to this stream but not consumed by the application go back to the engine (§6.5). */
   #giveBackUnread(): void {
-    if (this.readableLength === 0 || this.readableFlowing === true) return;
-    const state = (this as unknown as { _readableState?: { buffer?: unknown } })._readableState;
-    const buffer = state?.buffer as { head?: { data: Buffer; next: unknown } } | Buffer[] | undefined;
-    const chunks: Buffer[] = [];
-    if (Array.isArray(buffer)) chunks.push(...buffer.slice((state as unknown as { bufferIndex?: number }).bufferIndex ?? 0));
-    else for (let node = buffer?.head; node !== undefined && node !== null; node = node.next as typeof node) chunks.push(node.data);
+    const chunks = this.takeUnconsumed();
     if (chunks.length > 0) this.host.giveBack(chunks);
+  }
+
+  /**
+   * @internal Removes and returns the bytes this stream holds for the application but has not
+   * handed to it (its read buffer, while paused): for the copy they count as unread (§6.5).
+   * Node keeps the buffer private; this reads the two shapes it has had (a linked list up to
+   * Node 21, an array with a start index since). With `setEncoding` the buffer holds strings and
+   * nothing is taken back.
+   */
+  takeUnconsumed(): Buffer[] {
+    if (this.readableLength === 0 || this.readableFlowing === true) return [];
+    const state = (this as unknown as { _readableState?: Record<string, unknown> })._readableState;
+    if (state === undefined || state.decoder !== null && state.decoder !== undefined) return [];
+    const buffer = state.buffer as { head?: { data: unknown; next: unknown } | null; clear?: () => void } | unknown[] | undefined;
+    const chunks: Buffer[] = [];
+    if (Array.isArray(buffer)) {
+      const start = typeof state.bufferIndex === 'number' ? state.bufferIndex : 0;
+      for (const chunk of buffer.slice(start)) if (Buffer.isBuffer(chunk)) chunks.push(chunk);
+      buffer.length = 0;
+      if (typeof state.bufferIndex === 'number') state.bufferIndex = 0;
+    } else if (buffer !== undefined && typeof buffer.clear === 'function') {
+      for (let node = buffer.head; node !== undefined && node !== null; node = node.next as typeof node) {
+        if (Buffer.isBuffer(node.data)) chunks.push(node.data);
+      }
+      buffer.clear();
+    } else return [];
+    state.length = 0;
+    this.bytesRead -= chunks.reduce((n, c) => n + c.length, 0);
+    return chunks;
   }
 
   // -------------------------------------------------------------------------------------------

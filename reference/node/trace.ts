@@ -100,27 +100,61 @@ export function hexField(data: Uint8Array): string {
 }
 
 /**
- * Reads a `REBIND_TRACE_DIR` directory: for each connection (cid), the lines of all processes
- * merged by time (a send before a receive at the same time), as one trace text.
+ * Reads a `REBIND_TRACE_DIR` directory: for each connection (cid), the lines of all its processes
+ * merged into one trace text.
+ *
+ * The clocks of two processes agree only to a millisecond or so, so the merge does not trust them
+ * alone: it keeps each process's own order, and takes a receive (`A <~ B NAME`) only after the
+ * matching send (`B ~> A`, FIFO per direction, §13.2) has been taken; among the events that may
+ * go next it takes the earliest.
  */
 export function readTraceDirectory(path: string): Map<string, string> {
-  const byCid = new Map<string, Array<{ time: number; order: number; line: string }>>();
+  const byCid = new Map<string, string[][]>();
   for (const name of readdirSync(path)) {
     const match = /^([0-9a-f]{32}|-)\.(\d+)\.trace$/.exec(name);
     if (match === null) continue;
+    const lines = readFileSync(join(path, name), 'utf8').split('\n').filter((line) => line !== '');
     const list = byCid.get(match[1]!) ?? [];
-    for (const line of readFileSync(join(path, name), 'utf8').split('\n')) {
-      if (line === '') continue;
-      const time = Number(/^@([0-9.]+)/.exec(line)?.[1] ?? 0);
-      // At equal times: sends and actions before receives, so FIFO matching sees the send first.
-      list.push({ time, order: line.includes(' <~ ') ? 1 : 0, line });
-    }
+    list.push(lines);
     byCid.set(match[1]!, list);
   }
   const out = new Map<string, string>();
-  for (const [cid, list] of byCid) {
-    list.sort((a, b) => a.time - b.time || a.order - b.order);
-    out.set(cid, list.map((e) => `${e.line}\n`).join(''));
-  }
+  for (const [cid, processes] of byCid) out.set(cid, mergeProcesses(processes).map((line) => `${line}\n`).join(''));
   return out;
+}
+
+const MESSAGE_LINE = /^@([0-9.]+) ([A-Za-z0-9]+) (~>|<~) ([A-Za-z0-9]+) /;
+
+/** Merges per-process event lines (each list in its process's order) into one causal order. */
+export function mergeProcesses(processes: readonly (readonly string[])[]): string[] {
+  const heads = processes.map(() => 0);
+  /** Sends taken and not yet received, per direction `FROM>TO`. */
+  const inFlight = new Map<string, number>();
+  const merged: string[] = [];
+  const total = processes.reduce((n, p) => n + p.length, 0);
+  while (merged.length < total) {
+    let best = -1;
+    let bestTime = Number.POSITIVE_INFINITY;
+    let fallback = -1;
+    let fallbackTime = Number.POSITIVE_INFINITY;
+    processes.forEach((lines, i) => {
+      const line = lines[heads[i]!];
+      if (line === undefined) return;
+      const time = Number(/^@([0-9.]+)/.exec(line)?.[1] ?? 0);
+      if (time < fallbackTime) [fallback, fallbackTime] = [i, time];
+      const m = MESSAGE_LINE.exec(line);
+      if (m !== null && m[3] === '<~' && (inFlight.get(`${m[4]}>${m[2]}`) ?? 0) === 0) return; // its send is not taken yet
+      if (time < bestTime) [best, bestTime] = [i, time];
+    });
+    const pick = best >= 0 ? best : fallback; // a receive with no send at all: the checker will say so
+    const line = processes[pick]![heads[pick]!]!;
+    heads[pick]!++;
+    const m = MESSAGE_LINE.exec(line);
+    if (m !== null) {
+      const key = m[3] === '~>' ? `${m[2]}>${m[4]}` : `${m[4]}>${m[2]}`;
+      inFlight.set(key, (inFlight.get(key) ?? 0) + (m[3] === '~>' ? 1 : -1));
+    }
+    merged.push(line);
+  }
+  return merged;
 }
