@@ -4,20 +4,53 @@
 // Specifiers ending in `.js` that point at a `.ts` file are resolved to it (the project's ESM import
 // style); `.ts` files are transpiled one by one with TypeScript (no type check: `npm run typecheck`
 // does that).
-import { readFile } from 'node:fs/promises';
+//
+// Transpiled output is cached on disk (node_modules/.cache/rebind-ts, keyed by a hash of the source
+// and its path): the tests start many child processes, and loading TypeScript itself costs each of
+// them a second or more. TypeScript is imported only on a cache miss.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 
-const compilerOptions = {
-  module: ts.ModuleKind.ESNext,
-  target: ts.ScriptTarget.ES2022,
-  sourceMap: false,
-  inlineSourceMap: true,
-  inlineSources: true,
-  verbatimModuleSyntax: true,
-  isolatedModules: true,
-};
+const CACHE = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.cache', 'rebind-ts');
+const LOADER_VERSION = '2';
+let typescript;
+
+async function transpile(source, path) {
+  typescript ??= (await import('typescript')).default;
+  const ts = typescript;
+  const compilerOptions = {
+    module: ts.ModuleKind.ESNext,
+    target: ts.ScriptTarget.ES2022,
+    sourceMap: false,
+    inlineSourceMap: true,
+    inlineSources: true,
+    verbatimModuleSyntax: true,
+    isolatedModules: true,
+  };
+  return ts.transpileModule(source, { compilerOptions, fileName: path }).outputText;
+}
+
+async function cachedTranspile(source, path) {
+  const key = createHash('sha256').update(LOADER_VERSION).update('\0').update(path).update('\0').update(source).digest('hex');
+  const file = join(CACHE, `${key}.js`);
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    const output = await transpile(source, path);
+    try {
+      await mkdir(CACHE, { recursive: true });
+      const temporary = `${file}.${process.pid}.tmp`;
+      await writeFile(temporary, output);
+      await rename(temporary, file); // atomic: concurrent processes never read half a file
+    } catch {
+      // A read-only tree (the RDMA lab's guest): no cache, still correct.
+    }
+    return output;
+  }
+}
 
 export async function resolve(specifier, context, nextResolve) {
   if (specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('/')) && context.parentURL?.startsWith('file:')) {
@@ -34,8 +67,7 @@ export async function load(url, context, nextLoad) {
   if (bare.startsWith('file:') && bare.endsWith('.ts') && !bare.endsWith('.d.ts')) {
     const path = fileURLToPath(bare);
     const source = await readFile(path, 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions, fileName: path });
-    return { format: 'module', source: outputText, shortCircuit: true };
+    return { format: 'module', source: await cachedTranspile(source, path), shortCircuit: true };
   }
   return nextLoad(url, context);
 }

@@ -91,12 +91,18 @@ export class ConnectionHost {
   readonly pendingHolders = new Set<string>();
   /** Origin: the application closed while a forked child had not joined yet (T1 waits for it). */
   private closeWaitsForJoin = false;
+  /** The application has read, written or shut down this handle (a dormant handle's errors wait for it). */
+  private touched = false;
+  /** End-of-stream was given to the application. */
+  private endDelivered = false;
   /** The application closed its handle: nothing more is delivered to it. */
   private appClosed = false;
   /** The addresses of the joined children, by link. */
   private readonly holderAddr = new Map<string, string>();
   /** Called once when the handoff this host is the origin of commits or aborts. */
   private handoffWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Origin: a handoff began and has not ended yet (only its end, not a JOIN before it, settles the waiters). */
+  private handoffStarted = false;
 
   constructor(options: { engine: Engine; runtime: HostRuntime; c1?: FrameConnection; c1Actor: string }) {
     this.engine = options.engine;
@@ -172,6 +178,10 @@ export class ConnectionHost {
       // The application's buffer had room: ask for more (bytes the engine kept while it could not deliver).
       this.reading = false;
       this.queue.push({ kind: 'app-read' });
+    } else if (!this.endDelivered && input.kind !== 'app-read' && active.stream.finReceived !== undefined && active.stream.unreadBytes === 0n) {
+      // The other end's FIN with nothing left unread ends the stream even if the application is
+      // not reading, as on net.Socket ('end', then 'close' once both sides are done, §9.7).
+      this.queue.push({ kind: 'app-read' });
     }
     this.checkOutcome();
   }
@@ -181,6 +191,7 @@ export class ConnectionHost {
     const engine = this.engine;
     if (engine instanceof OriginEngine) {
       const s = engine.state;
+      if (engine.hid !== undefined) this.handoffStarted = true;
       if (s === 'REBOUND' || s === 'LEFT') {
         // §2.4: every other holder of a dormant handle is dead once the handoff commits.
         const moved = engine.successorLink;
@@ -191,7 +202,9 @@ export class ConnectionHost {
         this.settleHandoff();
         this.socket.rebound();
         this.finish();
-      } else if (s === 'OPEN' && this.handoffWaiters.length > 0 && engine.hid === undefined) {
+      } else if (s === 'OPEN' && this.handoffStarted && engine.hid === undefined) {
+        // Back in OPEN after a handoff began: it aborted (§9.2). Inputs before any began (a JOIN) settle nothing.
+        this.handoffStarted = false;
         this.settleHandoff(new RebindError('REVOKED', 'the handoff was aborted; the connection resumed here', { section: '9.2' }));
       } else if (engine.terminal) {
         this.settleHandoff(engine.error ?? new RebindError('CLOSED', 'the connection closed', { section: '9.7' }));
@@ -234,6 +247,7 @@ export class ConnectionHost {
         if (this.socket.deliver(effect.data)) this.reading = true;
         return;
       case 'end':
+        this.endDelivered = true;
         this.socket.deliverEnd();
         return;
       case 'start-timer': {
@@ -258,6 +272,12 @@ export class ConnectionHost {
       case 'fail':
         this.settleHandoff(effect.error);
         if (tracing()) traceAction(this.cidHex, this.actor, 'fail', [], { code: effect.error.errorName });
+        if (this.startRole === 'successor' && !this.owner && !this.touched) {
+          // §2.4: a dormant handle that was revoked fails "when used": a child that merely holds
+          // it (as a forked process holds inherited descriptors) must not get an 'error' event.
+          // Its engine is terminal; the next read or write fails with the engine's error.
+          return;
+        }
         this.socket.fail(effect.error);
         this.releaseWriters(effect.error);
         return;
@@ -323,25 +343,7 @@ export class ConnectionHost {
     connection.on('drain', () => this.onDrain(connection));
     connection.on('close', (error) => {
       if (this.retired.has(connection) || connection !== this.c1) return;
-      const stream = this.active.stream;
-      if (error === undefined && stream.finSent !== undefined && stream.finReceived !== undefined) {
-        // Both FINs were exchanged: an ordinary end of the connection (§9.7), not a loss.
-        this.settleHandoff(new RebindError('CLOSED', 'the connection closed', { section: '9.7' }));
-        this.over = true;
-        for (const t of this.timers.values()) clearTimeout(t);
-        this.socket.closedByPeer();
-        this.runtime.finished(this);
-        return;
-      }
-      if (tracing()) traceAction(this.cidHex, this.actor, 'cut', [this.c1Actor]);
-      this.feed({ kind: 'lost', channel: 'C1' });
-      if (!this.active.terminal && this.active.state === 'OPEN') {
-        // Lost C1 with no handoff under way has no row: the connection is over (§9.6).
-        const cause = error ?? new RebindError('PEER_LOST', 'the other end closed the connection without FIN', { section: '9.6' });
-        this.socket.fail(cause.errorName === 'PEER_LOST' ? cause : new RebindError('PEER_LOST', cause.message, { section: '9.6', cause }));
-        this.over = true;
-        this.runtime.finished(this);
-      }
+      this.onC1Closed(error);
     });
   }
 
@@ -379,18 +381,28 @@ export class ConnectionHost {
     this.feed({ kind: 'recv', channel: 'C2', message: attach, link });
   }
 
+  /** The transport that carries the connection now (C1, or what was C2 before a `switch`) closed. */
   private onC1Closed(error: RebindError | undefined): void {
-    const stream = this.active.stream;
-    if (error === undefined && stream.finSent !== undefined && stream.finReceived !== undefined) {
+    const active = this.active;
+    const stream = active.stream;
+    if (error === undefined && stream.finReceived !== undefined && (stream.finSent !== undefined || active.state === 'OPEN')) {
+      // §9.7: after the other end's FIN, a clean close is the ordinary end of the connection (that
+      // end closed after both FINs, or after its own FIN when it waits for no more data): not a
+      // loss. Unread bytes are still delivered, then end-of-stream; later writes fail CLOSED.
+      this.settleHandoff(new RebindError('CLOSED', 'the connection closed', { section: '9.7' }));
       this.over = true;
       for (const t of this.timers.values()) clearTimeout(t);
+      this.timers.clear();
       this.socket.closedByPeer();
       this.runtime.finished(this);
       return;
     }
+    if (tracing()) traceAction(this.cidHex, this.actor, 'cut', [this.c1Actor]);
     this.feed({ kind: 'lost', channel: 'C1' });
     if (!this.active.terminal && this.active.state === 'OPEN') {
-      this.socket.fail(new RebindError('PEER_LOST', error?.message ?? 'the other end closed the connection without FIN', { section: '9.6', ...(error !== undefined ? { cause: error } : {}) }));
+      // Lost C1 with no handoff under way and no row for it: the connection is over (§9.6).
+      const cause = error ?? new RebindError('PEER_LOST', 'the other end closed the connection without FIN', { section: '9.6' });
+      this.socket.fail(cause.errorName === 'PEER_LOST' ? cause : new RebindError('PEER_LOST', cause.message, { section: '9.6', cause }));
       this.over = true;
       this.runtime.finished(this);
     }
@@ -462,6 +474,7 @@ export class ConnectionHost {
       this.owner = true;
       this.socket.addresses();
       this.runtime.becameOwner(this);
+      this.releaseWriters(); // §6.4: the successor's writes complete at COMMIT
     }
   }
 
@@ -536,7 +549,13 @@ export class ConnectionHost {
   write(data: Uint8Array, callback: (error?: Error | null) => void): void {
     if (tracing() && this.engine instanceof SuccessorEngine && this.engine.state === 'DORMANT') traceAction(this.cidHex, this.actor, 'trigger', ['T4']);
     if (tracing()) traceAction(this.cidHex, this.actor, 'send', [], { len: data.length, data: hexField(data) });
+    this.touched = true;
     this.blockedOn = undefined;
+    if (this.over && !this.active.terminal) {
+      // The transport is gone after an ordinary end (§9.7): nothing can be sent any more.
+      callback(new RebindError('CLOSED', 'write after the connection closed', { section: '9.7' }));
+      return;
+    }
     this.feed({ kind: 'app-write', data });
     const error = this.active.error;
     if (this.over || error !== undefined) {
@@ -545,7 +564,7 @@ export class ConnectionHost {
         return;
       }
     }
-    if (this.active.holding || this.blockedOn !== undefined) this.writeWaiters.push(callback);
+    if (this.active.holding || this.blockedOn !== undefined || this.awaitingCommit) this.writeWaiters.push(callback);
     else callback();
   }
 
@@ -557,6 +576,7 @@ export class ConnectionHost {
   /** The application's stream has room: deliver what the engine has. */
   read(): void {
     if (tracing() && this.engine instanceof SuccessorEngine && this.engine.state === 'DORMANT') traceAction(this.cidHex, this.actor, 'trigger', ['T3']);
+    this.touched = true;
     this.reading = false;
     this.feed({ kind: 'app-read' });
   }
@@ -564,6 +584,7 @@ export class ConnectionHost {
   /** `shutdown(SHUT_WR)` (§9.7): FIN after everything written. */
   shutdown(): void {
     if (tracing()) traceAction(this.cidHex, this.actor, 'shutdown');
+    this.touched = true;
     this.feed({ kind: 'app-shutdown' });
   }
 
@@ -633,6 +654,15 @@ export class ConnectionHost {
     for (let i = chunks.length - 1; i >= 0; i--) stream.unshift(chunks[i]!);
   }
 
+  /**
+   * A successor's write may have gone out on C2 (after ATTACHED) but must not report success
+   * before the bytes are part of the committed stream (§6.4): its callback waits for COMMIT, or
+   * fails with the handoff (ERR_REVOKED).
+   */
+  private get awaitingCommit(): boolean {
+    return this.startRole === 'successor' && !this.owner && !this.over;
+  }
+
   private onDrain(connection: FrameConnection): void {
     if (this.blockedOn !== connection) return;
     this.blockedOn = undefined;
@@ -640,7 +670,7 @@ export class ConnectionHost {
   }
 
   private releaseWriters(error?: Error): void {
-    if (error === undefined && (this.blockedOn !== undefined || this.active.holding)) return;
+    if (error === undefined && (this.blockedOn !== undefined || this.active.holding || this.awaitingCommit)) return;
     const waiters = this.writeWaiters;
     this.writeWaiters = [];
     for (const callback of waiters) callback(error ?? null);

@@ -37,6 +37,8 @@ export interface ConnectionRecord {
   readonly remoteAddress: string;
   /** Timer durations by name (§9.1), when not the defaults. */
   readonly timers?: Readonly<Record<string, number>>;
+  /** The origin socket's `allowHalfOpen`: the successor's socket behaves the same (§9.7). */
+  readonly allowHalfOpen?: boolean;
 }
 
 /** `REBIND_FORK`: the parent's L and the records of the handles a child inherits. */
@@ -282,6 +284,7 @@ export class Runtime implements HostRuntime {
       localAddress: c1?.localAddress ?? 'tcp://127.0.0.1:0',
       remoteAddress: c1?.remoteAddress ?? 'tcp://127.0.0.1:0',
       ...(config.timers !== undefined ? { timers: config.timers } : {}),
+      ...(host.socket.allowHalfOpen ? { allowHalfOpen: true } : {}),
     };
   }
 
@@ -302,10 +305,14 @@ export class Runtime implements HostRuntime {
     const listener = await this.ensureLocalListener();
     const child = this.childFor(worker.pid);
     child.process ??= worker;
+    // A worker that joined L before this handoff needs the JOIN fed for this cid below; one that
+    // joins while adopting it gets it from onJoin, which feeds JOIN for every cid in child.cids.
+    const joinedBefore = child.channel !== undefined && !child.channel.closed;
     child.cids.add(host.cidHex);
     host.addPendingHolder(child.link);
     const record = this.recordOf(host);
     const settled = host.handoffSettled();
+    settled.catch(() => {}); // observed by the caller (returned); not an unhandled rejection while the worker adopts
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: unknown): void => {
         const m = message as { rebind?: string; cid?: string; error?: string };
@@ -323,7 +330,7 @@ export class Runtime implements HostRuntime {
       });
     });
     // The worker's JOIN may have come long ago: it holds the handle now (§2.4: the latest holder).
-    if (child.addr !== undefined && child.channel !== undefined && !child.channel.closed) host.joined(child.link, child.addr, child.pid);
+    if (joinedBefore && child.addr !== undefined && child.channel !== undefined && !child.channel.closed) host.joined(child.link, child.addr, child.pid);
     else if (child.addr === undefined) child.forkedAt = undefined; // it joins later: a worker, not a fork
     socket.destroy(); // T1
     return settled;
@@ -436,7 +443,7 @@ export class Runtime implements HostRuntime {
     const config: EngineConfig = { cid, fast: record.fast, maxPayload: record.maxPayload, ...(Object.keys(timers).length > 0 ? { timers } : {}) };
     const engine = new SuccessorEngine(config);
     const host = new ConnectionHost({ engine, runtime: this, c1Actor: 'P' });
-    const socket = new RebindSocket(host);
+    const socket = new RebindSocket(host, { allowHalfOpen: record.allowHalfOpen === true });
     socket.setRecordAddresses(record.localAddress, record.remoteAddress);
     this.dormant.set(host.cidHex, host);
     this.hookExit();
