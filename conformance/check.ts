@@ -122,7 +122,7 @@ export async function checkPaths(paths: readonly string[]): Promise<CheckReport>
 }
 
 /** The vector files at `path`: the file itself, or a folder's `.trace`/`.json` files in name order. */
-function collect(path: string, explicit: boolean, diagnostics: Diagnostic[]): string[] {
+export function collect(path: string, explicit: boolean, diagnostics: Diagnostic[]): string[] {
   let stats;
   try {
     stats = statSync(path);
@@ -145,7 +145,7 @@ function collect(path: string, explicit: boolean, diagnostics: Diagnostic[]): st
 }
 
 /** The parsed document, or the SyntaxError that JSON.parse threw. */
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -5,6 +5,8 @@
  *
  * ```
  * conformance check <files or folders...> [--json] [--verbose]
+ * conformance list [files or folders...] [--filter ID-prefix] [--json]
+ * conformance lint [files or folders...] [--json]
  * conformance help [command]
  * conformance --help | --version
  * ```
@@ -13,7 +15,11 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { catalog, filterCases, formatCatalog, lintPaths } from './catalog.js';
 import { checkPaths, formatReport, packageVersion } from './check.js';
+import { formatDiagnostic } from '../reference/diagnostics.js';
+import { packageRoot } from '../reference/schemas.js';
+import { join } from 'node:path';
 
 /** Where output goes: `process.stdout`/`process.stderr`, or anything with `write(string)` in tests. */
 export interface Writable {
@@ -67,6 +73,39 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       return report.ok ? ExitCode.OK : ExitCode.FAILED;
     },
   },
+  list: {
+    summary: 'list the cases (vectors) with their ids, levels and sections',
+    usage: 'list [files or folders...] [--filter ID-prefix] [--json]',
+    options: [
+      '--filter P  only the cases whose id starts with the dotted prefix P',
+      '--json      print the cases as a JSON array',
+      'default folder: the vectors/ of this package',
+    ],
+    async run(args, io) {
+      const { values, positionals } = parse(args, { filter: { type: 'string' }, json: { type: 'boolean' } });
+      const paths = existingPaths(positionals);
+      const { cases, diagnostics } = catalog(paths);
+      const chosen = filterCases(cases, values['filter'] as string | undefined);
+      io.stdout.write(values['json'] ? JSON.stringify(chosen, null, 2) + '\n' : formatCatalog(chosen));
+      for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+      return diagnostics.length === 0 ? ExitCode.OK : ExitCode.FAILED;
+    },
+  },
+  lint: {
+    summary: 'check vector files for unique ids, complete metadata and canonical formatting',
+    usage: 'lint [files or folders...] [--json]',
+    options: ['--json      print the findings as JSON', 'default folder: the vectors/ of this package'],
+    async run(args, io) {
+      const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+      const report = lintPaths(existingPaths(positionals));
+      if (values['json']) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else {
+        for (const d of report.diagnostics) io.stdout.write(`${formatDiagnostic(d)}\n`);
+        io.stdout.write(`${report.files} file(s), ${report.cases} case(s): ${report.diagnostics.length === 0 ? 'lint clean' : `${report.diagnostics.length} problem(s)`}\n`);
+      }
+      return report.ok ? ExitCode.OK : ExitCode.FAILED;
+    },
+  },
   help: {
     summary: 'show this help, or the help of one command',
     usage: 'help [command]',
@@ -84,6 +123,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
 };
+
+/** The paths given, or the package's vectors/ folder; a missing path is a usage error. */
+function existingPaths(positionals: string[]): string[] {
+  const paths = positionals.length > 0 ? positionals : [join(packageRoot(), 'vectors')];
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length > 0) throw new UsageError(`no such file or folder: ${missing.join(', ')}`);
+  return paths;
+}
 
 /** Options of node:util parseArgs, boolean or string valued. */
 type OptionSpec = Record<string, { type: 'boolean' | 'string' }>;

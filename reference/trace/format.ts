@@ -4,7 +4,7 @@
  * back (apart from line, column and field columns).
  *
  * Canonical form: single spaces; `@TIME` with at most 3 decimals; fields in the event's order;
- * a string value bare only when it reads back as the same string, otherwise quoted with JSON escapes.
+ * a text field (`data`, `addr`, `reason`) quoted unless it is `0x` hex, any other string bare only when it reads back as the same string, otherwise quoted with JSON escapes.
  *
  * @module
  */
@@ -102,11 +102,17 @@ function formatValue(key: string, value: FieldValue): string {
       }
       return String(value);
     case 'string':
+      // Text fields are always quoted, so that text never reads as hex (`data="0xab"` is 4 bytes of
+      // text, `data=0xab` one byte) and addresses read as one value.
+      if (TEXT_FIELDS.has(key) && !HEX.test(value)) return JSON.stringify(value);
       return readsBackBare(value) ? value : JSON.stringify(value);
     default:
       return invalid(`field "${key}": unsupported value of type ${typeof value}`);
   }
 }
+
+/** Fields whose string values are text (§13.1): written quoted in canonical form. */
+const TEXT_FIELDS: ReadonlySet<string> = new Set(['data', 'addr', 'reason']);
 
 /** Whether the parser reads `value`, written without quotes, as this very string. */
 function readsBackBare(value: string): boolean {

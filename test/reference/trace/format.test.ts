@@ -37,7 +37,10 @@ describe('formatEvent: the canonical line (§13.1)', () => {
     );
     expect(formatEvent(ev({ actor: 'O', kind: 'receive', peer: 'P', name: 'SUSPENDED' }))).toBe('O <~ P SUSPENDED');
     expect(formatEvent(ev({ actor: 'O', kind: 'action', name: 'fork', args: ['S'] }))).toBe('O fork S');
-    expect(formatEvent(ev({ actor: 'P', kind: 'action', name: 'send', fields: { len: 5, data: 'hello' } }))).toBe('P send len=5 data=hello');
+    expect(formatEvent(ev({ actor: 'P', kind: 'action', name: 'send', fields: { len: 5, data: 'hello' } }))).toBe('P send len=5 data="hello"');
+    // Text fields are quoted so that text never reads as hex (§13.1): "0xab" is text, 0xab a byte.
+    expect(formatEvent(ev({ actor: 'P', kind: 'action', name: 'send', fields: { len: 4, data: '0xab' } }))).toBe('P send len=4 data=0xab');
+    expect(formatEvent(ev({ actor: 'O', kind: 'action', name: 'fail', fields: { code: 'TIMEOUT', reason: 'late' } }))).toBe('O fail code=TIMEOUT reason="late"');
     expect(formatEvent(ev({ actor: 'S', kind: 'action', name: 'connect', args: ['P', 'x'], fields: { a: true } }))).toBe('S connect P x a=true');
   });
 
@@ -130,7 +133,7 @@ describe('formatTrace', () => {
       'O   fork S',
     ].join('\r\n');
     const canonical = [
-      '@12.5 O -> P SUSPEND hid=1 fast=true sendEnd=1200 token=0xaabb addr=tcp://h:1 # C',
+      '@12.5 O -> P SUSPEND hid=1 fast=true sendEnd=1200 token=0xaabb addr="tcp://h:1" # C',
       'P ~> O SUSPENDED hid=1 sendEnd="7" recvOffset=1200',
       'O <~ P SUSPENDED',
       'O fork S',
