@@ -89,7 +89,7 @@ describe('lint', () => {
   it('finds non-canonical front matter, events and a missing final line break, with their lines', () => {
     const text = readFileSync(GOOD, 'utf8');
     const swapped = text.replace(/^(#! title:.*)\n(#! sections:.*)$/m, '$2\n$1');
-    expect(lintTraceFormat(swapped, 'x/stop-and-wait.trace').map((d) => [d.line, d.message.slice(0, 40)])).toEqual([[2, 'front matter is not canonical: expected `']]);
+    expect(lintTraceFormat(swapped, 'x/stop-and-wait.trace').map((d) => [d.line, d.message.startsWith('front matter is not canonical: expected')])).toEqual([[2, true]]);
     const unquoted = text.replace('@4  P send len=5 data="hello"', '@4  P send len=5 data=hello');
     const found = lintTraceFormat(unquoted, 'x/stop-and-wait.trace');
     expect(found.map((d) => d.message)).toEqual(['event is not in canonical form: expected `@4 P send len=5 data="hello"`']);
