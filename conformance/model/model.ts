@@ -212,7 +212,8 @@ function closeEnd(s: ModelState, who: 'O' | 'S' | 'P', c: Chan): void {
 // ---------------------------------------------------------------------------------------------
 // Events
 
-const ORIGIN_READS = new Set(['OPEN', 'SUSPENDING', 'SUSPENDING_FAST']);
+/** States where the origin's application may read (§6.5: not once the origin has stopped sending or copied). */
+const ORIGIN_READS = new Set(['OPEN', 'SUSPENDING']);
 const ENDED: Record<Role, ReadonlySet<string>> = {
   origin: new Set(['REBOUND', 'LEFT', 'FAILED', 'CLOSED']),
   successor: new Set(['REVOKED', 'RELEASED', 'FAILED']),
@@ -226,7 +227,7 @@ const listening = (s: ModelState): boolean => s.S.alive && !ENDED.successor.has(
 /** Whether the origin's application may read now: it holds the handle and no copy is made or pending (§6.5). */
 export function originMayDeliver(s: ModelState): boolean {
   const O = s.O;
-  return O.alive && O.app && (ORIGIN_READS.has(O.st) || (O.st === 'ABORTING' && !O.copyDone));
+  return O.alive && O.app && (ORIGIN_READS.has(O.st) || (O.st === 'ABORTING' && !O.copyDone && !s.fast));
 }
 
 /** The events enabled in `s`, in a fixed order (the order is part of the replay of a run). */

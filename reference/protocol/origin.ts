@@ -119,9 +119,11 @@ export class OriginEngine extends Engine {
 
   protected canDeliver(): boolean {
     // From the copy on, until the handoff ends, reads wait (§6.5); a rebound handle only ends.
+    // Reads also wait once this end has stopped sending (SUSPEND(fast), ORDER, REBIND, §6.7): what
+    // the application read then it could not answer; the bytes go to the successor instead.
     const s = this.machine.state;
     if (s === 'REBOUND' || s === 'LEFT' || s === 'FAILED' || s === 'CLOSED') return false;
-    return this.handoff?.copyDone !== true;
+    return this.handoff?.copyDone !== true && !this.sendingStopped;
   }
 
   protected input(input: Input): void {

@@ -21,7 +21,7 @@ export const START_RULE: Readonly<Record<Role, string>> = { origin: 'Origin', su
  * never removed.
  */
 const ORDERED_ACTIONS: Readonly<Record<Role, RegExp>> = {
-  origin: /^@(?:trigger\.T[1-4]|close|exit|timeout\.\w+|lost\.\w+)$/,
+  origin: /^@(?:trigger\.T[1-4]|close|exit|recv|timeout\.\w+|lost\.\w+)$/,
   successor: /^@(?:trigger\.T[1-4]|close|recv|timeout\.\w+|lost\.\w+)$/,
   peer: /^@(?:connect\.C2|fail\.UNREACHABLE|timeout\.\w+|lost\.\w+)$/,
 };
@@ -173,6 +173,9 @@ export function explainViolation(role: Role, before: readonly string[], found: s
     }
     if (found === '!COMMIT' && !has(current, /^\?REBOUND$/)) {
       return { reason: 'before it has received REBOUND', section: '6.6' };
+    }
+    if (found === '@recv') {
+      return { reason: 'after SUSPEND(fast) or the copy: from then until the handoff ends its application reads nothing (R is fixed)', section: '6.5' };
     }
   } else if (role === 'peer') {
     if (found === '!REBOUND' && has(all, /^!REBOUND$/)) {

@@ -22,7 +22,7 @@ describe('the bound of vectors/model (one byte each way, both orders, T1–T4, t
   it('passes every invariant; every order × trigger has a completed handoff; the figures are stable', () => {
     expect(result.violations).toEqual([]);
     expect(result.findings.filter((f) => f.finding.kind === 'unexpected' || f.finding.kind === 'ambiguous')).toEqual([]);
-    expect([result.states, result.transitions, result.finalStates]).toEqual([163746, 486315, 8530]);
+    expect([result.states, result.transitions, result.finalStates]).toEqual([163746, 485675, 8530]);
     const completed = result.outcomes.filter((o) => o.outcome.kind === 'completed').map((o) => `${o.order} ${o.triggers}`).sort();
     expect(completed).toEqual(['fast both', 'fast origin', 'fast successor', 'fig9 both', 'fig9 origin', 'fig9 successor']);
   });
