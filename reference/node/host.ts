@@ -18,6 +18,7 @@ import { OriginEngine } from '../protocol/origin.js';
 import { PeerEngine } from '../protocol/peer.js';
 import { SuccessorEngine } from '../protocol/successor.js';
 import type { Channel, Effect, Input } from '../protocol/types.js';
+import { TIMERS } from '../tables.js';
 import { transportFor } from '../transport/index.js';
 import type { FrameConnection } from '../transport/transport.js';
 import type { Message } from '../wire/index.js';
@@ -165,12 +166,15 @@ export class ConnectionHost {
 
   private afterInput(input: Input): void {
     const active = this.active;
-    // Receive backpressure: stop reading C1 while the application is far behind.
+    // Receive backpressure: stop reading C1 while the application is far behind — only while no
+    // handoff is under way: a handoff needs C1's control frames (SUSPENDED, REBOUND, ABORT), which
+    // queue behind the data, and the data after SUSPEND is bounded (the peer stops, §6.7).
     const unread = active.stream.unreadBytes;
-    if (!this.c1Paused && unread > BigInt(RECEIVE_HIGH_WATER) && this.c1 !== undefined) {
+    const open = active.state === 'OPEN';
+    if (!this.c1Paused && open && unread > BigInt(RECEIVE_HIGH_WATER) && this.c1 !== undefined) {
       this.c1Paused = true;
       this.c1.pause();
-    } else if (this.c1Paused && unread < BigInt(RECEIVE_LOW_WATER)) {
+    } else if (this.c1Paused && (!open || unread < BigInt(RECEIVE_LOW_WATER))) {
       this.c1Paused = false;
       this.c1?.resume();
     }
@@ -200,6 +204,10 @@ export class ConnectionHost {
         }
         this.holders.length = 0;
         this.settleHandoff();
+        // A write that went out on C1 and only waited for 'drain' is part of the stream (C1 is
+        // ended, not dropped): it completed. Held writes have failed with ERR_REBOUND (§6.4).
+        this.blockedOn = undefined;
+        this.releaseWriters();
         this.socket.rebound();
         this.finish();
       } else if (s === 'OPEN' && this.handoffStarted && engine.hid === undefined) {
@@ -457,8 +465,12 @@ export class ConnectionHost {
       const next = this.c2.get('C2');
       this.c2.delete('C2');
       if (old !== undefined) {
+        // §4.9: the origin closes C1 after COMMIT (claim 11); the peer MUST NOT close it first,
+        // except after the REBOUND timer's default has passed. Its frames are ignored (§6.6).
         this.retired.add(old);
-        void old.end(); // the origin closes its side after COMMIT (claim 11)
+        const timer = setTimeout(() => void old.end(), TIMERS.REBOUND?.defaultMs ?? 4000);
+        timer.unref();
+        old.once('close', () => clearTimeout(timer));
       }
       this.c1 = next;
       this.c1Actor = this.c2Actor;

@@ -60,7 +60,7 @@ function awaitHello(connection: FrameConnection, weAccepted: boolean): Promise<H
     const fail = (error: RebindError): void => {
       cleanup();
       if (!connection.closed) {
-        if (error.errorName !== 'TIMEOUT') connection.send({ type: 'ERROR', code: 0x0004, reason: error.message });
+        if (error.errorName !== 'TIMEOUT') connection.send({ type: 'ERROR', code: error.wireCode, reason: error.message.slice(0, 200) }); // §4.12
         connection.destroy(error);
       }
       reject(error);

@@ -262,6 +262,7 @@ export class RebindSocket extends Duplex {
   /** @internal The other end's FIN (or the handle was rebound). */
   deliverEnd(): void {
     this.push(null);
+    this.read(0); // emits 'end' now if nothing is buffered, even when the application is not reading (as net.Socket)
   }
 
   /** @internal The connection failed on this role with a typed error. */
@@ -271,13 +272,14 @@ export class RebindSocket extends Duplex {
     this.destroy(error);
   }
 
-  /** @internal The connection ended normally (both FINs, then the transport closed). */
+  /**
+   * @internal The transport closed after the other end's FIN (§9.7): the engine still delivers the
+   * unread bytes and then end-of-stream; the stream destroys itself once both sides are done
+   * (autoDestroy), as `net.Socket` does.
+   */
   closedByPeer(): void {
     if (this.destroyed) return;
     this.#failed = true; // nothing more to tell the engine
-    this.push(null);
-    if (this.writableFinished || !this.writable) this.destroy();
-    else this.once('finish', () => this.destroy());
   }
 
   /** @internal The connection moved to another process (§6.6): reads end, writes fail. */
