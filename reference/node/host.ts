@@ -30,6 +30,15 @@ const RECEIVE_HIGH_WATER = 1 << 20;
 /** Unread bytes below which it reads again. */
 const RECEIVE_LOW_WATER = 1 << 18;
 
+/**
+ * Bytes the transport may hold before an application write waits for 'drain'. Larger than
+ * net.Socket's 16 KiB so that one 64–256 KiB application write does not stall the pipeline.
+ */
+const SEND_HIGH_WATER = 1 << 20;
+/** The same as bigints, made once (afterInput compares them on every input). */
+const RECEIVE_HIGH_WATER_N = BigInt(RECEIVE_HIGH_WATER);
+const RECEIVE_LOW_WATER_N = BigInt(RECEIVE_LOW_WATER);
+
 /** What a host needs from its process's runtime. */
 export interface HostRuntime {
   /** This process's actor name in traces (`O`, or `S<port>` for a successor process). */
@@ -112,6 +121,7 @@ export class ConnectionHost {
     this.cidHex = cidHex(this.cid);
     this.c1Actor = options.c1Actor;
     this.startRole = options.engine instanceof OriginEngine ? 'origin' : options.engine instanceof SuccessorEngine ? 'successor' : 'peer';
+    this.engine.streamingReads = true;
     if (options.c1 !== undefined) this.attachC1(options.c1);
   }
 
@@ -171,10 +181,10 @@ export class ConnectionHost {
     // queue behind the data, and the data after SUSPEND is bounded (the peer stops, §6.7).
     const unread = active.stream.unreadBytes;
     const open = active.state === 'OPEN';
-    if (!this.c1Paused && open && unread > BigInt(RECEIVE_HIGH_WATER) && this.c1 !== undefined) {
+    if (!this.c1Paused && open && unread > RECEIVE_HIGH_WATER_N && this.c1 !== undefined) {
       this.c1Paused = true;
       this.c1.pause();
-    } else if (this.c1Paused && (!open || unread < BigInt(RECEIVE_LOW_WATER))) {
+    } else if (this.c1Paused && (!open || unread < RECEIVE_LOW_WATER_N)) {
       this.c1Paused = false;
       this.c1?.resume();
     }
@@ -250,9 +260,13 @@ export class ConnectionHost {
         if (this.appClosed || this.socket.destroyed) {
           // The application closed its handle while a read was pending: the bytes stay unread (§6.5).
           this.active.stream.unshift(effect.data);
+          this.active.pauseReads(); // and the next bytes wait behind these, in order
           return;
         }
-        if (this.socket.deliver(effect.data)) this.reading = true;
+        // A DATA delivered straight through leaves a streaming read armed (engine.streamingReads):
+        // no second pass through the engine per received chunk just to ask for more.
+        if (!this.socket.deliver(effect.data)) this.active.pauseReads();
+        else if (!this.active.readArmed) this.reading = true;
         return;
       case 'end':
         this.endDelivered = true;
@@ -324,7 +338,9 @@ export class ConnectionHost {
       if (error instanceof RebindError && error.errorName === 'CLOSED') return;
       throw error;
     }
-    if (!ok && (channel === 'C1' || this.startRole === 'successor')) this.blockedOn = connection;
+    // Backpressure (like net.Socket's, one level up): the application's write completes at once
+    // while the transport holds at most SEND_HIGH_WATER bytes; above that it waits for 'drain'.
+    if (!ok && connection.bufferedAmount > SEND_HIGH_WATER && (channel === 'C1' || this.startRole === 'successor')) this.blockedOn = connection;
   }
 
   private closeChannel(channel: Channel, link?: string): void {

@@ -22,7 +22,7 @@ import type { FrameConnection, FrameListener } from '../transport/transport.js';
 import type { Message } from '../wire/index.js';
 import { ConnectionHost, actorForAddress, cidHex, type HostRuntime } from './host.js';
 import { RebindSocket } from './socket.js';
-import { traceMessage, tracing } from './trace.js';
+import { traceAction, traceMessage, tracing } from './trace.js';
 
 /** What a dormant handle inherits (§2.3: the connection record), as JSON in `REBIND_FORK`. */
 export interface ConnectionRecord {
@@ -357,9 +357,13 @@ export class Runtime implements HostRuntime {
   }
 
   private async adopt(l: string, record: ConnectionRecord): Promise<RebindSocket> {
+    const joinedBefore = this.parent !== undefined && this.parentPath === l;
     await this.joinParent(l, record.localAddress);
     const socket = this.dormantSocket(record);
-    this.traceJoin(socket);
+    // §13.1, the per-cid trace of a worker handoff: `S join O` relates the JOIN to the connection,
+    // and a worker that joined L before this connection existed records the connection's JOIN now
+    // (before its 'adopted' reply makes the origin write `O <~ S JOIN`), not at its first JOIN.
+    this.traceJoin(socket, joinedBefore ? performance.timeOrigin + performance.now() : this.joinedAt, true);
     return socket;
   }
 
@@ -454,10 +458,11 @@ export class Runtime implements HostRuntime {
   private joinedAt: number | undefined;
 
   /** `S ~> O JOIN` in the trace of each handle this process holds (§5.1: one JOIN per L, for all of them). */
-  private traceJoin(socket: RebindSocket): void {
+  private traceJoin(socket: RebindSocket, at = this.joinedAt, worker = false): void {
     if (!tracing()) return;
     void this.rebindListener?.then((listener) => {
-      traceMessage(socket.host.cidHex, 'send', this.actor, this.parentActor, { type: 'JOIN', pid: process.pid, addr: listener.address }, this.joinedAt);
+      if (worker) traceAction(socket.host.cidHex, this.actor, 'join', [this.parentActor], {}, at);
+      traceMessage(socket.host.cidHex, 'send', this.actor, this.parentActor, { type: 'JOIN', pid: process.pid, addr: listener.address }, at);
     });
   }
 

@@ -55,7 +55,7 @@ export class RebindSocket extends Duplex {
 
   /** @internal */
   constructor(host: ConnectionHost, options: RebindSocketOptions = {}) {
-    super({ allowHalfOpen: options.allowHalfOpen === true, decodeStrings: true, emitClose: true, autoDestroy: true });
+    super({ allowHalfOpen: options.allowHalfOpen === true, decodeStrings: true, emitClose: true, autoDestroy: true, writableHighWaterMark: 256 * 1024 });
     this.host = host;
     host.socket = this;
     this.addresses();

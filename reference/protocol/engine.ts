@@ -24,6 +24,22 @@ export abstract class Engine {
   protected out: Effect[] = [];
   /** The application's outstanding read: its `max`, or undefined when none is pending. */
   protected readWant: number | undefined;
+  /**
+   * Streaming reads (the host's stream is flowing): a read that a DATA served directly stays armed
+   * for the next DATA, so a host need not feed an `app-read` after every delivery; it calls
+   * {@link pauseReads} when the application's buffer is full. Off by default (one read, one delivery).
+   */
+  streamingReads = false;
+
+  /** Whether a read is pending (the next DATA may be delivered at once). */
+  get readArmed(): boolean {
+    return this.readWant !== undefined;
+  }
+
+  /** The application's buffer is full: no delivery until its next `app-read`. */
+  pauseReads(): void {
+    this.readWant = undefined;
+  }
   /** Application writes held while this end may not send (§6.7), and a held shutdown (§9.7). */
   protected held: Uint8Array[] = [];
   protected heldShutdown = false;
@@ -190,7 +206,7 @@ export abstract class Engine {
     const { data } = message;
     if (this.readWant !== undefined && this.canDeliver() && this.stream.unreadBytes === 0n && data.length <= this.readWant) {
       this.stream.receiveRead(data.length);
-      this.readWant = undefined;
+      if (!this.streamingReads) this.readWant = undefined;
       this.emit({ kind: 'deliver', data });
     } else {
       this.stream.receive(data);

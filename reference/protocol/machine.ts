@@ -48,6 +48,9 @@ export function verbsOf(table: RoleTable): Set<string> {
   return verbs;
 }
 
+/** Parsed actions of each table's rows, shared by every machine that runs the table (one per connection and role). */
+const PARSED_ROWS = new WeakMap<RoleTable, Map<Transition, readonly Action[]>>();
+
 /** Options of {@link TableMachine}. */
 export interface MachineOptions {
   readonly role: Role;
@@ -77,7 +80,7 @@ export class TableMachine {
   private readonly guards: Readonly<Record<string, () => boolean>>;
   private readonly emit: (effect: Effect) => void;
   private readonly timerMs: Readonly<Record<string, number>>;
-  private readonly parsed = new Map<Transition, readonly Action[]>();
+  private readonly parsed: Map<Transition, readonly Action[]>;
   /** Set by a verb to override the row's next state (e.g. a failure inside a row). */
   private redirect: string | undefined;
   /** A row is being executed (a verb that fails the connection then diverts instead of moving). */
@@ -91,9 +94,11 @@ export class TableMachine {
     this.guards = options.guards;
     this.emit = options.emit;
     this.timerMs = options.timers ?? {};
+    const shared = PARSED_ROWS.get(this.table);
+    this.parsed = shared ?? new Map();
     // Validate the whole table up front: an unknown verb or guard is a build error (§7).
     for (const t of this.table.transitions) {
-      const actions = t.do.map(parseAction);
+      const actions = shared?.get(t) ?? t.do.map(parseAction);
       for (const a of actions) {
         if (this.verbs[a.verb] === undefined) {
           throw new RebindError('UNSUPPORTED', `${this.role} row ${t.id}: no implementation for action verb "${a.verb}" ("${a.text}")`, { section: t.section });
@@ -107,8 +112,9 @@ export class TableMachine {
           if (this.guards[name] === undefined) throw new RebindError('UNSUPPORTED', `${this.role} row ${t.id}: no implementation for guard "${name}"`, { section: t.section });
         }
       }
-      this.parsed.set(t, actions);
+      if (shared === undefined) this.parsed.set(t, actions);
     }
+    if (shared === undefined) PARSED_ROWS.set(this.table, this.parsed);
   }
 
   /** Whether the machine is in a terminal state of its table. */

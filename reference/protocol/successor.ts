@@ -510,6 +510,7 @@ export class SuccessorEngine extends Engine {
     const hid = this.ownerConfig.hid ?? this.attach!.hid + 2;
     const cfg: EngineConfig = { ...this.config, ...this.ownerConfig, hid };
     this.owner = new OriginEngine(cfg, stream);
+    this.owner.streamingReads = this.streamingReads;
     this.emit({ kind: 'switch' });
     const want = this.readWant;
     this.readWant = undefined;
