@@ -8,6 +8,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['./test/setup.ts'],
+    // Fills the TypeScript loader's cache first: child processes then start without compiling.
+    globalSetup: ['./scripts/warm-ts-cache.mjs'],
     pool: 'forks',
     execArgv: ['--import', './scripts/register-ts.mjs'],
     experimental: { viteModuleRunner: false, nodeLoader: false },

@@ -33,7 +33,7 @@ async function transpile(source, path) {
   return ts.transpileModule(source, { compilerOptions, fileName: path }).outputText;
 }
 
-async function cachedTranspile(source, path) {
+export async function cachedTranspile(source, path) {
   const key = createHash('sha256').update(LOADER_VERSION).update('\0').update(path).update('\0').update(source).digest('hex');
   const file = join(CACHE, `${key}.js`);
   try {

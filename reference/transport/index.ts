@@ -13,6 +13,7 @@
  * @module
  */
 import { RebindError } from '../errors.js';
+import { rdmaTransport } from './rdma/index.js';
 import { tcpTransport } from './tcp.js';
 import { parseAddress, type Transport } from './transport.js';
 
@@ -32,23 +33,22 @@ export { SocketFrameConnection, checkMaxPayload, type SocketConnectionOptions } 
 export { FrameSplitter, type FrameSplitterOptions } from './splitter.js';
 export { connectLocal, listenLocal, type ConnectLocalOptions, type ListenLocalOptions, type LocalChannel, type LocalListener } from './local.js';
 
-const registry = new Map<string, Transport>([['tcp', tcpTransport]]);
+export { RdmaTransport, rdmaTransport, rdmaAvailable, DEFAULT_CREDITS, type RdmaTransportOptions } from './rdma/index.js';
+
+const registry = new Map<string, Transport>([
+  ['tcp', tcpTransport],
+  ['rdma', rdmaTransport], // loads koffi and the verbs on first use; NO_DEVICE from listen/connect without a device (§11.2)
+]);
 
 /**
- * The binding called `name` (`'tcp'`).
+ * The binding called `name` (`'tcp'`, `'rdma'`). The RDMA binding exists on every machine; on one
+ * without an RDMA device its `listen`/`connect` reject with `NO_DEVICE` saying why (§11.2).
  *
- * @throws RebindError `NO_DEVICE` for `'rdma'` while no RDMA binding is registered (§11.2: say so,
- *   never pretend); `UNSUPPORTED` for a name no binding has.
+ * @throws RebindError `UNSUPPORTED` for a name no binding has.
  */
 export function getTransport(name: string): Transport {
   const transport = registry.get(name);
   if (transport !== undefined) return transport;
-  if (name === 'rdma') {
-    throw new RebindError('NO_DEVICE', 'the RDMA transport is not available: no RDMA binding is registered in this build (use tcp)', {
-      section: '11.2',
-      detail: { transport: name },
-    });
-  }
   throw new RebindError('UNSUPPORTED', `no transport called ${JSON.stringify(name)} (known: ${[...registry.keys()].join(', ')})`, {
     section: '11',
     detail: { transport: name },
