@@ -28,7 +28,7 @@ import {
   type Message,
 } from '../wire/index.js';
 import { FrameSplitter } from './splitter.js';
-import type { FrameConnection, FrameConnectionEvents } from './transport.js';
+import { checkDataArguments, type FrameConnection, type FrameConnectionEvents } from './transport.js';
 
 /** Header + offset of a DATA frame (§4.2). */
 const DATA_PREFIX = HEADER_SIZE + 8;
@@ -40,7 +40,6 @@ const DATA_PREFIX = HEADER_SIZE + 8;
 const COPY_LIMIT = 4 * 1024 - DATA_PREFIX - 1;
 /** The smallest maxPayload a HELLO may announce (§4.1, spec/tables/messages.json). */
 const MIN_PEER_MAX_PAYLOAD = 1024;
-const U64_LIMIT = 1n << 64n;
 
 /** Options of {@link SocketFrameConnection}. */
 export interface SocketConnectionOptions {
@@ -149,15 +148,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
 
   sendData(offset: bigint, data: Uint8Array): boolean {
     this.#checkOpen();
-    if (!(data instanceof Uint8Array) || data.length === 0) {
-      throw new RebindError('INVALID_ARGUMENT', 'sendData needs a non-empty Uint8Array', { section: '4.2' });
-    }
-    if (typeof offset !== 'bigint' || offset < 0n || offset + BigInt(data.length) > U64_LIMIT) {
-      throw new RebindError('INVALID_ARGUMENT', 'sendData offset must be a bigint with offset + length ≤ 2^64', {
-        section: '6.4',
-        detail: { offset: String(offset), length: data.length },
-      });
-    }
+    checkDataArguments(offset, data);
     const socket = this.#socket;
     if (!socket.writable) return false;
     const piece = this.#peerMaxPayload - 8; // data bytes per frame (§3.3: the limit counts the offset too)

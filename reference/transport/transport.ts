@@ -142,6 +142,24 @@ export interface Transport {
   connect(address: string, options?: ConnectOptions): Promise<FrameConnection>;
 }
 
+/**
+ * The argument checks of {@link FrameConnection.sendData}, shared by every binding: a non-empty
+ * `Uint8Array` whose last byte's offset stays within u64 (§4.2, §6.4).
+ *
+ * @throws RebindError `INVALID_ARGUMENT`.
+ */
+export function checkDataArguments(offset: bigint, data: Uint8Array): void {
+  if (!(data instanceof Uint8Array) || data.length === 0) {
+    throw new RebindError('INVALID_ARGUMENT', 'sendData needs a non-empty Uint8Array', { section: '4.2' });
+  }
+  if (typeof offset !== 'bigint' || offset < 0n || offset + BigInt(data.length) > 1n << 64n) {
+    throw new RebindError('INVALID_ARGUMENT', 'sendData offset must be a bigint with offset + length ≤ 2^64', {
+      section: '6.4',
+      detail: { offset: String(offset), length: data.length },
+    });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Addresses (§3.2, §11.1, §11.2): SCHEME://HOST:PORT.
 

@@ -31,7 +31,7 @@ import { EventEmitter } from 'node:events';
 import { RebindError } from '../../errors.js';
 import { FrameType, HEADER_SIZE, MAX_PAYLOAD_DEFAULT, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Message } from '../../wire/index.js';
 import { checkMaxPayload } from '../socket.js';
-import type { FrameConnection, FrameConnectionEvents } from '../transport.js';
+import { checkDataArguments, type FrameConnection, type FrameConnectionEvents } from '../transport.js';
 import type { RcEndpoint, RcHandlers, RcOptions } from './rc.js';
 
 const SECTION = '11.2';
@@ -39,7 +39,6 @@ const SECTION = '11.2';
 const DATA_PREFIX = HEADER_SIZE + 8;
 /** `send` returns false above this many queued bytes; 'drain' follows when they fall below. */
 const HIGH_WATER_MARK = 1024 * 1024;
-const U64_LIMIT = 1n << 64n;
 /** The smallest `credits` a first frame may announce (§11.2). */
 export const MIN_CREDITS = 3;
 /** The first frames that carry `credits` (§4.1, §4.7, §4.8). */
@@ -194,15 +193,7 @@ export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> imp
 
   sendData(offset: bigint, data: Uint8Array): boolean {
     this.#checkOpen();
-    if (!(data instanceof Uint8Array) || data.length === 0) {
-      throw new RebindError('INVALID_ARGUMENT', 'sendData needs a non-empty Uint8Array', { section: '4.2' });
-    }
-    if (typeof offset !== 'bigint' || offset < 0n || offset + BigInt(data.length) > U64_LIMIT) {
-      throw new RebindError('INVALID_ARGUMENT', 'sendData offset must be a bigint with offset + length ≤ 2^64', {
-        section: '6.4',
-        detail: { offset: String(offset), length: data.length },
-      });
-    }
+    checkDataArguments(offset, data);
     if (this.#transportClosed) return false;
     this.#firstQueued = true;
     // §11.2 "Large writes": DATA frames of at most maxPayload − 8 data bytes, copied into a send slot when posted.
