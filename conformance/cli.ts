@@ -5,6 +5,7 @@
  *
  * ```
  * conformance check <files or folders...> [--json] [--verbose]
+ * conformance run --impl <path|reference> [--filter ID-prefix] [--timeout S] [--json]
  * conformance list [files or folders...] [--filter ID-prefix] [--json]
  * conformance lint [files or folders...] [--json]
  * conformance help [command]
@@ -16,6 +17,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { catalog, filterCases, formatCatalog, lintPaths } from './catalog.js';
+import { KIT_CASES } from './cases.js';
+import { runKit, type CaseResult } from './run.js';
 import { checkPaths, formatReport, packageVersion } from './check.js';
 import { formatDiagnostic } from '../reference/diagnostics.js';
 import { packageRoot } from '../reference/schemas.js';
@@ -71,6 +74,41 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       const report = await checkPaths(positionals);
       io.stdout.write(values['json'] ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, { verbose: values['verbose'] === true }));
       return report.ok ? ExitCode.OK : ExitCode.FAILED;
+    },
+  },
+  run: {
+    summary: 'run the kit\'s cases against an implementation through its adapter (§15.1)',
+    usage: 'run --impl <path|reference> [--filter ID-prefix] [--timeout S] [--json]',
+    options: [
+      '--impl X     `reference`, or the path of an adapter executable (spec §15.1)',
+      '--filter P   only the cases whose id starts with the dotted prefix P',
+      '--timeout S  seconds per case (default 20)',
+      '--json       print the results as JSON',
+      'exit code 0 only when no MUST case fails',
+    ],
+    async run(args, io) {
+      const { values } = parse(args, { impl: { type: 'string' }, filter: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } });
+      const impl = values['impl'] as string | undefined;
+      if (impl === undefined) throw new UsageError('run needs --impl <path|reference>');
+      if (impl !== 'reference' && !existsSync(impl)) throw new UsageError(`no such adapter: ${impl}`);
+      const timeout = values['timeout'] === undefined ? 20 : Number(values['timeout']);
+      if (!(timeout > 0)) throw new UsageError('--timeout must be a number of seconds > 0');
+      const prefix = values['filter'] as string | undefined;
+      const cases = KIT_CASES.filter((c) => prefix === undefined || c.id === prefix || c.id.startsWith(prefix.endsWith('.') ? prefix : `${prefix}.`));
+      const json = values['json'] === true;
+      const results = await runKit({
+        impl,
+        cases,
+        timeout,
+        onResult: (r) => {
+          if (!json) io.stdout.write(`${r.verdict.padEnd(11)} ${r.id}  (${r.ms} ms)${r.message !== undefined ? `\n            ${r.message}` : ''}\n`);
+        },
+      });
+      const count = (v: CaseResult['verdict']): number => results.filter((r) => r.verdict === v).length;
+      const mustFailed = results.filter((r) => r.verdict === 'fail' && r.level === 'MUST').length;
+      if (json) io.stdout.write(JSON.stringify({ impl, results, ok: mustFailed === 0 }, null, 2) + '\n');
+      else io.stdout.write(`${count('pass')} passed, ${count('fail')} failed (${count('skipped')} skipped, ${count('unsupported')} unsupported)\n`);
+      return mustFailed === 0 ? ExitCode.OK : ExitCode.FAILED;
     },
   },
   list: {

@@ -1,0 +1,312 @@
+/**
+ * `conformance run` (spec §15, §15.1): starts the implementation's adapter once per case, serves
+ * the control channel, plays the other side on the real wire and gives each case a verdict.
+ *
+ * First slice: the adapter contract itself, and the server side (origin and successor) against
+ * the kit as the peer over TCP. The kit's peer is the reference library's client, observed through
+ * its trace hook.
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { packageRoot, validateWith, describeSchemaErrors } from '../reference/schemas.js';
+import { connect, configure, setTraceHook, type RebindSocket, type HostTraceEvent } from '../reference/node/index.js';
+
+type Line = Record<string, unknown>;
+
+/** A verdict of §15.1. */
+export type Verdict = 'pass' | 'fail' | 'skipped' | 'unsupported';
+
+/** One case of the kit: an id, the sections it checks, its level, and what it does. */
+export interface KitCase {
+  readonly id: string;
+  readonly title: string;
+  readonly sections: readonly string[];
+  readonly level: 'MUST' | 'SHOULD';
+  /** Features the case needs (§15.1): without them it is `unsupported`. */
+  readonly needs?: readonly string[];
+  run(ctx: CaseContext): Promise<void>;
+}
+
+/** The outcome of one case. */
+export interface CaseResult {
+  readonly id: string;
+  readonly level: 'MUST' | 'SHOULD';
+  readonly sections: readonly string[];
+  readonly verdict: Verdict;
+  readonly message?: string;
+  readonly ms: number;
+}
+
+/** A case failed: expected and actual, and the section it checks. */
+export class CaseFailure extends Error {
+  constructor(message: string, readonly section: string) {
+    super(message);
+  }
+}
+
+/** The case needs what the implementation says it does not have. */
+class Unsupported extends Error {}
+
+/** One process of the implementation on the control channel. */
+export class ImplProcess {
+  readonly hello: Line;
+  private nextId = 1;
+  private readonly pending = new Map<number, (line: Line) => void>();
+  readonly events: Line[] = [];
+  private eventWaiters: Array<{ match: (e: Line) => boolean; resolve: (e: Line) => void }> = [];
+
+  constructor(private readonly socket: Socket, hello: Line) {
+    this.hello = hello;
+  }
+
+  get pid(): number {
+    return this.hello.pid as number;
+  }
+
+  /** @internal */
+  receive(line: Line): void {
+    if (line.type === 'result') {
+      this.pending.get(line.id as number)?.(line);
+      this.pending.delete(line.id as number);
+    } else if (line.type === 'event') {
+      this.events.push(line);
+      const waiters = this.eventWaiters;
+      this.eventWaiters = [];
+      for (const w of waiters) {
+        if (w.match(line)) w.resolve(line);
+        else this.eventWaiters.push(w);
+      }
+    }
+  }
+
+  /** Sends a command; resolves with its result line (§15.1). */
+  command(op: string, args: Line = {}): Promise<Line> {
+    const id = this.nextId++;
+    this.socket.write(`${JSON.stringify({ type: 'command', id, op, ...args })}\n`);
+    return new Promise((resolve) => this.pending.set(id, resolve));
+  }
+
+  /** A command that must succeed: its value, else a failure naming the section. */
+  async ok(op: string, args: Line, section: string): Promise<Line> {
+    const result = await this.command(op, args);
+    if (result.unsupported !== undefined) throw new Unsupported(`${op}: ${String(result.unsupported)}`);
+    if (result.ok !== true) throw new CaseFailure(`${op} failed: ${JSON.stringify(result.error)}`, section);
+    return (result.value as Line | undefined) ?? {};
+  }
+
+  /** The first event matching `match`, past or future. */
+  event(match: (e: Line) => boolean): Promise<Line> {
+    const seen = this.events.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.eventWaiters.push({ match, resolve }));
+  }
+}
+
+/** What a case can use. */
+export class CaseContext {
+  private readonly processes: ImplProcess[] = [];
+  private waiters: Array<(p: ImplProcess) => void> = [];
+  /** Frames the kit's peer sent and received (its trace hook). */
+  readonly peerTrace: HostTraceEvent[] = [];
+  readonly sockets: RebindSocket[] = [];
+
+  /** @internal */
+  add(process: ImplProcess): void {
+    this.processes.push(process);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(process);
+  }
+
+  /** The n-th process that said hello (0: the one the kit started). */
+  process(n: number): Promise<ImplProcess> {
+    const found = this.processes[n];
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const p = this.processes[n];
+        if (p !== undefined) resolve(p);
+        else this.waiters.push(check);
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  /** The pids of every process of the implementation that said hello. */
+  pids(): number[] {
+    return this.processes.map((p) => p.pid);
+  }
+
+  /** The kit connects to `addr` as the peer (§2.1), over the real wire. */
+  async peer(addr: string, options: { fast?: boolean } = {}): Promise<RebindSocket> {
+    const match = /^tcp:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
+    if (match === null) throw new CaseFailure(`listen answered an address that is not tcp:// (${addr})`, '3.2');
+    const socket = connect({ host: match[1]!, port: Number(match[2]), ...(options.fast !== undefined ? { fast: options.fast } : {}) });
+    this.sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+}
+
+/** Reads exactly `n` bytes from a kit socket. */
+export function readBytes(socket: RebindSocket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let have = 0;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      have += chunk.length;
+      if (have >= n) {
+        socket.off('data', onData);
+        socket.pause();
+        const all = Buffer.concat(chunks);
+        if (all.length > n) socket.unshift(all.subarray(n));
+        resolve(all.subarray(0, n));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+/** Reads through the adapter until `n` bytes came (several `recv`s). */
+export async function recvBytes(process: ImplProcess, handle: string, n: number, section: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < n) {
+    const value = await process.ok('recv', { handle }, section);
+    if (value.end === true) throw new CaseFailure(`end-of-stream after ${have} of ${n} bytes`, section);
+    const data = Buffer.from(String(value.data), 'hex');
+    parts.push(data);
+    have += data.length;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Options of {@link runKit}. */
+export interface RunOptions {
+  /** `reference`, or the path of an adapter executable (§15.1). */
+  readonly impl: string;
+  readonly cases: readonly KitCase[];
+  /** Seconds per case. */
+  readonly timeout?: number;
+  /** Told of each result as it comes (progress). */
+  readonly onResult?: (result: CaseResult) => void;
+}
+
+/** Runs the cases against the implementation; one fresh adapter process (tree) per case. */
+export async function runKit(options: RunOptions): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const c of options.cases) {
+    const result = await runCase(c, options);
+    results.push(result);
+    options.onResult?.(result);
+  }
+  return results;
+}
+
+async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
+  const started = Date.now();
+  const token = randomBytes(16).toString('hex');
+  const ctx = new CaseContext();
+  const controls = new Set<Socket>();
+  const hook = (e: HostTraceEvent): void => {
+    if (e.actor === 'P') ctx.peerTrace.push(e);
+  };
+  setTraceHook(hook);
+  const server: Server = createNetServer((socket) => {
+    controls.add(socket);
+    let buffered = '';
+    let process: ImplProcess | undefined;
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    socket.on('data', (text: string) => {
+      buffered += text;
+      let at: number;
+      while ((at = buffered.indexOf('\n')) >= 0) {
+        let line: Line;
+        try {
+          line = JSON.parse(buffered.slice(0, at)) as Line;
+        } catch {
+          socket.destroy();
+          return;
+        }
+        buffered = buffered.slice(at + 1);
+        if (process === undefined) {
+          // §15.1: the first line is hello, with the right token, or the kit closes the channel.
+          const check = validateWith('urn:rebind:schema:adapter-message', line);
+          if (line.type !== 'hello' || !check.valid || line.token !== token) {
+            helloProblems.push(line.type !== 'hello' ? `first line is ${String(line.type)}, not hello` : line.token !== token ? 'wrong token' : describeSchemaErrors(check.errors).join('; '));
+            socket.destroy();
+            return;
+          }
+          process = new ImplProcess(socket, line);
+          ctx.add(process);
+        } else process.receive(line);
+      }
+    });
+  });
+  const helloProblems: string[] = [];
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  const child = startAdapter(options.impl, { REBIND_KIT: `tcp://127.0.0.1:${port}`, REBIND_KIT_TOKEN: token, REBIND_KIT_CASE: c.id });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timeoutMs = (options.timeout ?? 20) * 1000;
+  let verdict: Verdict = 'pass';
+  let message: string | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        const first = await ctx.process(0);
+        const features = (first.hello.features as string[] | undefined) ?? [];
+        const missing = (c.needs ?? []).filter((f) => !features.includes(f));
+        if (missing.length > 0) throw new Unsupported(`needs ${missing.join(', ')}`);
+        await c.run(ctx);
+      })(),
+      new Promise((_, reject) => setTimeout(() => reject(new CaseFailure(`no verdict within ${timeoutMs / 1000} s${helloProblems.length > 0 ? ` (control channel: ${helloProblems.join('; ')})` : ''}${stderr !== '' ? `; adapter stderr: ${stderr.trim().slice(-400)}` : ''}`, '15.1')), timeoutMs).unref()),
+    ]);
+  } catch (error) {
+    if (error instanceof Unsupported) {
+      verdict = 'unsupported';
+      message = error.message;
+    } else {
+      verdict = 'fail';
+      message = error instanceof CaseFailure ? `${error.message} (§${error.section})` : error instanceof Error ? error.message : String(error);
+    }
+  } finally {
+    setTraceHook(undefined);
+    for (const s of ctx.sockets) s.destroy();
+    for (const s of controls) s.destroy();
+    server.close();
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const pid of ctx.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  }
+  return { id: c.id, level: c.level, sections: c.sections, verdict, ...(message !== undefined ? { message } : {}), ms: Date.now() - started };
+}
+
+/** Starts the adapter: the reference's own module, or an executable (§15.1). */
+function startAdapter(impl: string, env: Record<string, string>): ChildProcess {
+  if (impl === 'reference') {
+    const adapter = join(packageRoot(), 'dist', 'conformance', 'adapter', 'reference.js');
+    return spawn(process.execPath, [adapter], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  return spawn(impl, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Short timers for every case (§9.1), so a failure shows within seconds. */
+export const KIT_TIMERS = { SUSPEND: 1000, REBOUND: 2000, ABORT: 1000, REBIND: 2000, ATTACH: 1000, ARMED: 5000, COPY: 2000, COMMIT: 5000, NEED: 5000 };
+configure({ timers: KIT_TIMERS });
