@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { packageRoot, validateWith, describeSchemaErrors } from '../reference/schemas.js';
 import { connect, configure, setTraceHook, type RebindSocket, type HostTraceEvent } from '../reference/node/index.js';
 
@@ -286,7 +287,15 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
     for (const s of ctx.sockets) s.destroy();
     for (const s of controls) s.destroy();
     server.close();
-    if (child.exitCode === null) child.kill('SIGKILL');
+    // Closing the control channel ends the adapter's processes (§15.1); give them a moment to exit
+    // on their own (so they flush what they write on exit), then kill what is left.
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise((resolve) => {
+        child.once('exit', resolve);
+        setTimeout(resolve, 1500).unref();
+      });
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const pid of ctx.pids()) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -301,8 +310,11 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
 /** Starts the adapter: the reference's own module, or an executable (§15.1). */
 function startAdapter(impl: string, env: Record<string, string>): ChildProcess {
   if (impl === 'reference') {
-    const adapter = join(packageRoot(), 'dist', 'conformance', 'adapter', 'reference.js');
-    return spawn(process.execPath, [adapter], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // The kit running from its TypeScript sources (the test suite, under scripts/ts-loader.mjs)
+    // starts the adapter from source too, with the same loader, so that c8 sees it; else dist/.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const adapter = fromSource ? fileURLToPath(new URL('./adapter/reference.ts', import.meta.url)) : join(packageRoot(), 'dist', 'conformance', 'adapter', 'reference.js');
+    return spawn(process.execPath, [...(fromSource ? process.execArgv : []), adapter], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   }
   return spawn(impl, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
 }
