@@ -8,8 +8,8 @@
  * and in Fig. 9's (§6.2, `fast: false` at the client).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
-import { connected, connections, deadline, forkFixture, killChildren, listening, readAll, sameBytes, sha256, sleep, streamBytes } from './helpers.js';
+import type { RebindServer, RebindSocket } from '../../../reference/node/index.js';
+import { deadline, forkFixture, killChildren, openPair, readAll, sameBytes, sha256, sleep, streamBytes } from './helpers.js';
 
 const servers: RebindServer[] = [];
 const sockets: RebindSocket[] = [];
@@ -98,15 +98,7 @@ for (const fast of [true, false]) {
   describe(fast ? 'fast order (§6.3)' : 'Fig. 9 order (§6.2)', () => {
     it('4 MiB each way while both processes use the socket: every byte once, in order (nodejs/node#8353)', async () => {
       // allowHalfOpen: the child goes on writing after the peer's FIN (the successor's socket inherits it).
-      const server = createServer({ allowHalfOpen: true }).listen(0, '127.0.0.1');
-      servers.push(server);
-      const port = await listening(server);
-      const accepted = connections(server);
-      const client = connect({ port, host: '127.0.0.1', fast });
-      sockets.push(client);
-      await connected(client);
-      const [origin] = await accepted;
-      sockets.push(origin!);
+      const { client, origin } = await openPair({ servers, sockets }, { fast, allowHalfOpen: true });
 
       const fromPeer = streamBytes(21, 4 * MIB);
       const fromParent = streamBytes(22, 4 * MIB);

@@ -11,7 +11,7 @@
 import { fork as forkProcess, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mulberry32 } from '../../support/prng.js';
-import { fork, setTraceHook, type RebindForkOptions, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
+import { connect, createServer, fork, setTraceHook, type RebindForkOptions, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
 
 /** The path of fixture `name` (test/reference/node/fixtures/NAME.ts). */
 export function fixture(name: string): string {
@@ -88,6 +88,29 @@ export function connections(server: RebindServer, count = 1): Promise<RebindSock
     10_000,
     `${count} connections`,
   );
+}
+
+/** Where a test keeps what its afterEach closes. */
+export interface Tracked {
+  readonly servers: RebindServer[];
+  readonly sockets: RebindSocket[];
+}
+
+/**
+ * A server on 127.0.0.1 and one connected client in this process (both tracked for cleanup):
+ * `fast: false` on the client selects the Fig. 9 order (§6.1).
+ */
+export async function openPair(tracked: Tracked, options: { fast?: boolean; allowHalfOpen?: boolean } = {}): Promise<{ client: RebindSocket; origin: RebindSocket; port: number }> {
+  const server = createServer({ allowHalfOpen: options.allowHalfOpen === true }).listen(0, '127.0.0.1');
+  tracked.servers.push(server);
+  const port = await listening(server);
+  const accepted = connections(server);
+  const client = connect({ port, host: '127.0.0.1', fast: options.fast ?? true });
+  tracked.sockets.push(client);
+  await connected(client);
+  const [origin] = await accepted;
+  tracked.sockets.push(origin!);
+  return { client, origin: origin!, port };
 }
 
 /** Resolves once `socket` emitted 'connect'. */

@@ -9,10 +9,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../../reference/errors.js';
-import { connect, createServer, setTraceHook, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
+import { setTraceHook, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
 import { tcpTransport } from '../../../reference/transport/index.js';
 import type { Message } from '../../../reference/wire/index.js';
-import { connected, connections, deadline, forkFixture, killChildren, listening, readExactly, sameBytes, streamBytes, writeAll } from './helpers.js';
+import { deadline, forkFixture, killChildren, openPair, readExactly, sameBytes, streamBytes, writeAll } from './helpers.js';
 
 const servers: RebindServer[] = [];
 const sockets: RebindSocket[] = [];
@@ -44,15 +44,7 @@ function refusal(code: keyof typeof ERRORS, hid: number): Message[] {
 for (const fast of [true, false]) {
   describe(fast ? 'fast order: token from SUSPEND(fast)' : 'Fig. 9 order: token from REBIND', () => {
     it('wrong token during the handoff, replayed token and unknown cid after it: REFUSE each; the real handoff completes byte-exact', async () => {
-      const server = createServer().listen(0, '127.0.0.1');
-      servers.push(server);
-      const port = await listening(server);
-      const accepted = connections(server);
-      const client = connect({ port, host: '127.0.0.1', fast });
-      sockets.push(client);
-      await connected(client);
-      const [origin] = await accepted;
-      sockets.push(origin!);
+      const { client, origin } = await openPair({ servers, sockets }, { fast });
 
       // What the peer learns: the successor's address and the token (§4.4, §4.6); and when it commits.
       let seen: { addr: string; token: Uint8Array; hid: number } | undefined;

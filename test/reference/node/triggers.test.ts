@@ -8,15 +8,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RebindError } from '../../../reference/errors.js';
-import { connect, createServer, setTraceHook, type HostTraceEvent, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
+import { connect, setTraceHook, type HostTraceEvent, type RebindServer, type RebindSocket } from '../../../reference/node/index.js';
 import {
   closed,
-  connected,
-  connections,
   deadline,
   forkFixture,
   killChildren,
-  listening,
+  openPair,
   readAll,
   readExactly,
   sameBytes,
@@ -37,17 +35,9 @@ afterEach(async () => {
 
 /** A server and a connected client in this process; `fast: false` on the client selects Fig. 9 (§6.1). */
 async function pair(fast = true, allowHalfOpen = false): Promise<{ client: RebindSocket; origin: RebindSocket; port: number }> {
-  const server = createServer({ allowHalfOpen }).listen(0, '127.0.0.1');
-  servers.push(server);
-  const port = await listening(server);
-  const accepted = connections(server);
-  const client = connect({ port, host: '127.0.0.1', fast });
-  sockets.push(client);
-  await connected(client);
-  const [origin] = await accepted;
-  sockets.push(origin!);
-  origin!.on('error', () => {}); // the tests write on the rebound handle on purpose: ERR_REBOUND is emitted as well (as net.Socket's EPIPE)
-  return { client, origin: origin!, port };
+  const opened = await openPair({ servers, sockets }, { fast, allowHalfOpen });
+  opened.origin.on('error', () => {}); // the tests write on the rebound handle on purpose: ERR_REBOUND is emitted as well (as net.Socket's EPIPE)
+  return opened;
 }
 
 /** Records the trace events (§13.1) of this process for `cid`. */
