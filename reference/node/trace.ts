@@ -104,9 +104,11 @@ export function hexField(data: Uint8Array): string {
  * merged into one trace text.
  *
  * The clocks of two processes agree only to a millisecond or so, so the merge does not trust them
- * alone: it keeps each process's own order, and takes a receive (`A <~ B NAME`) only after the
- * matching send (`B ~> A`, FIFO per direction, §13.2) has been taken; among the events that may
- * go next it takes the earliest.
+ * alone: it keeps each process's own order, takes a receive (`A <~ B NAME`) only after the
+ * matching send (`B ~> A`, FIFO per direction, §13.2) has been taken, and takes no event of a
+ * forked process before its parent's `fork` line; among the events that may go next it takes the
+ * earliest. (The origin writes `fork` when the child's JOIN names it, so that line can follow, in
+ * the origin's file, events later than the fork itself.)
  */
 export function readTraceDirectory(path: string): Map<string, string> {
   const byCid = new Map<string, string[][]>();
@@ -124,6 +126,8 @@ export function readTraceDirectory(path: string): Map<string, string> {
 }
 
 const MESSAGE_LINE = /^@([0-9.]+) ([A-Za-z0-9]+) (~>|<~) ([A-Za-z0-9]+) /;
+const FORK_LINE = /^@[0-9.]+ [A-Za-z0-9]+ fork ([A-Za-z0-9]+)$/;
+const ACTOR = /^@[0-9.]+ ([A-Za-z0-9]+) /;
 
 /** Merges per-process event lines (each list in its process's order) into one causal order. */
 export function mergeProcesses(processes: readonly (readonly string[])[]): string[] {
@@ -132,6 +136,13 @@ export function mergeProcesses(processes: readonly (readonly string[])[]): strin
   const inFlight = new Map<string, number>();
   const merged: string[] = [];
   const total = processes.reduce((n, p) => n + p.length, 0);
+  /** Actors some process forks (`@t A fork B`), and those whose fork line has been taken. */
+  const forked = new Set<string>();
+  for (const lines of processes) for (const line of lines) {
+    const fork = FORK_LINE.exec(line);
+    if (fork !== null) forked.add(fork[1]!);
+  }
+  const forkTaken = new Set<string>();
   while (merged.length < total) {
     let best = -1;
     let bestTime = Number.POSITIVE_INFINITY;
@@ -144,6 +155,8 @@ export function mergeProcesses(processes: readonly (readonly string[])[]): strin
       if (time < fallbackTime) [fallback, fallbackTime] = [i, time];
       const m = MESSAGE_LINE.exec(line);
       if (m !== null && m[3] === '<~' && (inFlight.get(`${m[4]}>${m[2]}`) ?? 0) === 0) return; // its send is not taken yet
+      const actor = ACTOR.exec(line)?.[1];
+      if (actor !== undefined && forked.has(actor) && !forkTaken.has(actor)) return; // not forked yet
       if (time < bestTime) [best, bestTime] = [i, time];
     });
     const pick = best >= 0 ? best : fallback; // a receive with no send at all: the checker will say so
@@ -154,6 +167,8 @@ export function mergeProcesses(processes: readonly (readonly string[])[]): strin
       const key = m[3] === '~>' ? `${m[2]}>${m[4]}` : `${m[4]}>${m[2]}`;
       inFlight.set(key, (inFlight.get(key) ?? 0) + (m[3] === '~>' ? 1 : -1));
     }
+    const fork = FORK_LINE.exec(line);
+    if (fork !== null) forkTaken.add(fork[1]!);
     merged.push(line);
   }
   return merged;

@@ -164,6 +164,17 @@ describe('mergeProcesses', () => {
     expect(mergeProcesses([origin, peer])).toEqual([origin[0], peer[0], peer[1], origin[1]]);
   });
 
+  it('takes no line of a forked child before its parent\'s fork line, which the origin writes late (the CI flake of JOIN before fork)', () => {
+    // The origin writes `fork` (stamped with the fork's time) only when the child's JOIN names the
+    // child, after events of its own that are later than the child's first line.
+    const origin = ['@10 O <~ P DATA offset=0 data=0x41', '@20 O <~ P DATA offset=1 data=0x42', '@5 O fork S1', '@21 O <~ S1 JOIN pid=7 addr="tcp://x"'];
+    const peer = ['@9 P ~> O DATA offset=0 data=0x41', '@19 P ~> O DATA offset=1 data=0x42'];
+    const child = ['@15 S1 ~> O JOIN pid=7 addr="tcp://x"'];
+    const merged = mergeProcesses([origin, peer, child]);
+    expect(merged.indexOf(child[0]!)).toBeGreaterThan(merged.indexOf(origin[2]!));
+    expect(merged.indexOf(child[0]!)).toBeLessThan(merged.indexOf(origin[3]!));
+  });
+
   it('keeps each process\'s own order and falls back to time for a receive with no send', () => {
     expect(mergeProcesses([['@5 O <~ P DATA', '@1 O close'], ['@3 P send len=1 data=0x41']])).toEqual(['@3 P send len=1 data=0x41', '@5 O <~ P DATA', '@1 O close']);
   });
