@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { catalog, filterCases, formatCatalog, lintPaths } from './catalog.js';
-import { KIT_CASES } from './cases.js';
+import { KIT_CASES } from './cases/index.js';
 import { runKit, type CaseResult } from './run.js';
 import { checkPaths, formatReport, packageVersion } from './check.js';
 import { formatDiagnostic } from '../reference/diagnostics.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { CaseFailure, readBytes, recvBytes, type CaseContext, type KitCase } from './run.js';
+import { CaseFailure, readBytes, recvBytes, type CaseContext, type KitCase } from '../run.js';
 
 function expectEqual(actual: Buffer, expected: Buffer, what: string, section: string): void {
   if (!actual.equals(expected)) {
@@ -49,7 +49,7 @@ async function handoffCase(ctx: CaseContext, trigger: 'T1' | 'T3', fast: boolean
   if ((suspends[0]!.fields.fast === true) !== fast) throw new CaseFailure(`SUSPEND fast=${String(suspends[0]!.fields.fast)}, but the HELLOs ${fast ? 'both' : 'did not both'} offer fast`, '6.1');
 }
 
-export const KIT_CASES: readonly KitCase[] = [
+export const SERVER_CASES: readonly KitCase[] = [
   {
     id: 'kit.adapter.hello',
     title: 'The adapter says hello with the token, its roles and features',
