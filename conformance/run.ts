@@ -14,7 +14,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot, validateWith, describeSchemaErrors } from '../reference/schemas.js';
-import { connect, configure, setTraceHook, type RebindSocket, type HostTraceEvent } from '../reference/node/index.js';
+import { connect, configure, mergeProcesses, setTraceHook, type RebindSocket, type HostTraceEvent } from '../reference/node/index.js';
 
 type Line = Record<string, unknown>;
 
@@ -39,7 +39,14 @@ export interface CaseResult {
   readonly sections: readonly string[];
   readonly verdict: Verdict;
   readonly message?: string;
+  /** The section a failure names (§15.1: expected vs actual, and the section). */
+  readonly section?: string;
   readonly ms: number;
+  /**
+   * The case's artefact: what happened, as one merged trace in the notation of §13.1 — the kit's
+   * own peer's events and the `trace` lines the implementation's processes sent (§15.1).
+   */
+  readonly trace: readonly string[];
 }
 
 /** A case failed: expected and actual, and the section it checks. */
@@ -58,6 +65,8 @@ export class ImplProcess {
   private nextId = 1;
   private readonly pending = new Map<number, (line: Line) => void>();
   readonly events: Line[] = [];
+  /** The `trace` lines this process sent (§15.1), in its order. */
+  readonly trace: string[] = [];
   private eventWaiters: Array<{ match: (e: Line) => boolean; resolve: (e: Line) => void }> = [];
 
   constructor(private readonly socket: Socket, hello: Line) {
@@ -73,6 +82,8 @@ export class ImplProcess {
     if (line.type === 'result') {
       this.pending.get(line.id as number)?.(line);
       this.pending.delete(line.id as number);
+    } else if (line.type === 'trace') {
+      this.trace.push(String(line.line));
     } else if (line.type === 'event') {
       this.events.push(line);
       const waiters = this.eventWaiters;
@@ -114,6 +125,18 @@ export class CaseContext {
   /** Frames the kit's peer sent and received (its trace hook). */
   readonly peerTrace: HostTraceEvent[] = [];
   readonly sockets: RebindSocket[] = [];
+  /** Run when the case ends, last registered first (sockets, servers, processes a case made). */
+  readonly cleanups: Array<() => unknown> = [];
+
+  /** Registers something to undo when the case ends, whatever its verdict. */
+  onCleanup(cleanup: () => unknown): void {
+    this.cleanups.push(cleanup);
+  }
+
+  /** Every process's trace lines and the kit peer's, merged causally (§13.1). */
+  mergedTrace(): string[] {
+    return mergeProcesses([this.peerTrace.map((e) => e.text), ...this.processes.map((p) => p.trace)]);
+  }
 
   /** @internal */
   add(process: ImplProcess): void {
@@ -263,6 +286,7 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
   const timeoutMs = (options.timeout ?? 20) * 1000;
   let verdict: Verdict = 'pass';
   let message: string | undefined;
+  let section: string | undefined;
   try {
     await Promise.race([
       (async () => {
@@ -280,10 +304,18 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
       message = error.message;
     } else {
       verdict = 'fail';
+      if (error instanceof CaseFailure) section = error.section;
       message = error instanceof CaseFailure ? `${error.message} (§${error.section})` : error instanceof Error ? error.message : String(error);
     }
   } finally {
     setTraceHook(undefined);
+    for (const cleanup of ctx.cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // a cleanup that fails must not hide the verdict
+      }
+    }
     for (const s of ctx.sockets) s.destroy();
     for (const s of controls) s.destroy();
     server.close();
@@ -304,7 +336,7 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
       }
     }
   }
-  return { id: c.id, level: c.level, sections: c.sections, verdict, ...(message !== undefined ? { message } : {}), ms: Date.now() - started };
+  return { id: c.id, level: c.level, sections: c.sections, verdict, ...(message !== undefined ? { message } : {}), ...(section !== undefined ? { section } : {}), ms: Date.now() - started, trace: ctx.mergedTrace() };
 }
 
 /** Starts the adapter: the reference's own module, or an executable (§15.1). */

@@ -10,7 +10,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { RebindError } from '../../reference/errors.js';
-import { acceptHandoffs, configure, connect, createServer, exit, fork, handoff, inherited, type RebindServer, type RebindSocket } from '../../reference/node/index.js';
+import { acceptHandoffs, configure, connect, createServer, exit, fork, handoff, inherited, setTraceHook, type RebindServer, type RebindSocket } from '../../reference/node/index.js';
 
 const FEATURES = ['fast', 'join', 'chain'] as const;
 const SELF = fileURLToPath(import.meta.url);
@@ -155,6 +155,8 @@ async function main(): Promise<void> {
     control.once('error', reject);
   });
   control.on('close', () => process.exit(0)); // the kit ended the case
+  // §15.1: every event of this process goes to the kit as a `trace` line (the case's artefact).
+  setTraceHook((e) => send({ type: 'trace', ...(e.cid !== '-' ? { cid: e.cid } : {}), line: e.text }));
   send({ type: 'hello', token, pid: process.pid, parent, implementation: { name: 'rebind-reference', version: '0.1.0' }, roles: ['server', 'peer'], features: [...FEATURES] });
   // A forked child: its dormant handles keep the parent's names (argv); a worker: named on arrival.
   const names = process.argv[2] !== undefined ? (JSON.parse(process.argv[2]) as string[]) : [];
