@@ -33,10 +33,10 @@ export interface CaseInfo {
   /** The spec sections it checks. */
   readonly sections: readonly string[];
   readonly level: 'MUST' | 'SHOULD';
-  /** `trace`: a trace vector; `frame`: one test of a frame vector file. */
-  readonly kind: 'trace' | 'frame';
-  /** What the checker must do with it. */
-  readonly result: 'valid' | 'invalid';
+  /** `trace`: a trace vector; `frame`: one test of a frame vector file; `kit`: a case `conformance run` plays. */
+  readonly kind: 'trace' | 'frame' | 'kit';
+  /** What the checker must do with it (vectors only). */
+  readonly result?: 'valid' | 'invalid';
   /** The file it comes from. */
   readonly source: string;
 }
@@ -64,15 +64,35 @@ export function catalog(paths: readonly string[]): { cases: CaseInfo[]; diagnost
       const found = checkFrameVectorFile(json, file).filter((d) => d.code === 'VECTOR_SCHEMA');
       diagnostics.push(...found);
       if (found.length > 0) continue;
-      const groups = (json as { testGroups: Array<{ type: string; section: string; tests: Array<{ id: string; comment: string; result: 'valid' | 'invalid' }> }> }).testGroups;
+      const groups = (json as { testGroups: Array<{ type: string; section: string; tests: FrameTest[] }> }).testGroups;
       for (const group of groups) {
         for (const test of group.tests) {
-          cases.push({ id: test.id, title: test.comment, sections: [group.section], level: 'MUST', kind: 'frame', result: test.result, source: file });
+          cases.push({ id: test.id, title: test.comment, sections: frameSections(group.section, test), level: 'MUST', kind: 'frame', result: test.result, source: file });
         }
       }
     }
   }
   return { cases, diagnostics };
+}
+
+/** What the catalogue reads of one frame vector. */
+interface FrameTest {
+  readonly id: string;
+  readonly comment: string;
+  readonly result: 'valid' | 'invalid';
+  readonly error?: string;
+}
+
+/**
+ * The sections one frame vector checks: its message's section; the field encodings (§3.2) for
+ * every vector; the decoding order and its errors (§3.4) for a must-reject one; the size limits
+ * (§3.3) when the expected error is FRAME_TOO_LARGE.
+ */
+function frameSections(section: string, test: FrameTest): string[] {
+  const out = [section, '3.2'];
+  if (test.result === 'invalid') out.push('3.4');
+  if (test.error === 'FRAME_TOO_LARGE') out.push('3.3');
+  return [...new Set(out)];
 }
 
 /** Keeps the cases whose id starts with `prefix` (a whole dotted part: `trace.fig9` matches `trace.fig9.x`, not `trace.fig90`). */
@@ -84,7 +104,7 @@ export function filterCases(cases: readonly CaseInfo[], prefix: string | undefin
 /** The catalogue as an aligned table, one case a line, and a count. */
 export function formatCatalog(cases: readonly CaseInfo[]): string {
   const width = Math.max(2, ...cases.map((c) => c.id.length));
-  const lines = cases.map((c) => `${c.id.padEnd(width)}  ${c.level.padEnd(6)}  §${c.sections.join(', §').padEnd(14)}  ${c.kind}/${c.result}  ${c.title}`);
+  const lines = cases.map((c) => `${c.id.padEnd(width)}  ${c.level.padEnd(6)}  §${c.sections.join(', §').padEnd(14)}  ${c.result !== undefined ? `${c.kind}/${c.result}` : c.kind}  ${c.title}`);
   const must = cases.filter((c) => c.level === 'MUST').length;
   return `${lines.join('\n')}${lines.length > 0 ? '\n' : ''}${cases.length} case(s): ${must} MUST, ${cases.length - must} SHOULD\n`;
 }

@@ -6,6 +6,7 @@
  * ```
  * conformance check <files or folders...> [--json] [--verbose]
  * conformance run --impl <path|reference> [--filter ID-prefix] [--timeout S] [--json]
+ * conformance record --impl <path|reference> --scenario NAME --id ID [--out FILE] [...]
  * conformance list [files or folders...] [--filter ID-prefix] [--json]
  * conformance lint [files or folders...] [--json]
  * conformance help [command]
@@ -14,13 +15,15 @@
  *
  * @module
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { catalog, filterCases, formatCatalog, lintPaths } from './catalog.js';
 import { KIT_CASES } from './cases/index.js';
 import { runKit, type CaseResult } from './run.js';
+import { record, SCENARIOS } from './record.js';
 import { checkPaths, formatReport, packageVersion } from './check.js';
-import { formatDiagnostic } from '../reference/diagnostics.js';
+import { diagnostic, formatDiagnostic } from '../reference/diagnostics.js';
+import { mustCoverage } from './coverage.js';
 import { packageRoot } from '../reference/schemas.js';
 import { join } from 'node:path';
 
@@ -111,6 +114,59 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       return mustFailed === 0 ? ExitCode.OK : ExitCode.FAILED;
     },
   },
+  record: {
+    summary: 'run a scenario against an implementation and write what happened as a new trace vector',
+    usage: 'record --impl <path|reference> --scenario NAME --id ID [--title T] [--sections 6.2,6.5] [--level MUST|SHOULD] [--comment C] [--out FILE]',
+    options: [
+      '--impl X       `reference`, or the path of an adapter executable (spec §15.1); it must send trace lines',
+      `--scenario N   one of: ${SCENARIOS.map((s) => s.name).join(', ')}`,
+      '--id ID        the new vector\'s dotted id (its last part names the file)',
+      '--title, --sections, --level, --comment   front matter (defaults from the scenario)',
+      '--out FILE     write the vector there (default: standard output)',
+      '--timeout S    seconds for the scenario (default 20)',
+      'the recording is checked (§13.2) before it is written; exit 1 when the checker rejects it',
+    ],
+    async run(args, io) {
+      const { values } = parse(args, { impl: { type: 'string' }, scenario: { type: 'string' }, id: { type: 'string' }, title: { type: 'string' }, sections: { type: 'string' }, level: { type: 'string' }, comment: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' } });
+      const impl = values['impl'] as string | undefined;
+      const scenario = values['scenario'] as string | undefined;
+      const id = values['id'] as string | undefined;
+      if (impl === undefined || scenario === undefined || id === undefined) throw new UsageError('record needs --impl, --scenario and --id');
+      if (impl !== 'reference' && !existsSync(impl)) throw new UsageError(`no such adapter: ${impl}`);
+      if (!SCENARIOS.some((s) => s.name === scenario)) throw new UsageError(`no scenario "${scenario}": one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
+      if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(id)) throw new UsageError(`--id must be dotted lower-case words, e.g. trace.recorded.t1 (got "${id}")`);
+      const level = values['level'] as string | undefined;
+      if (level !== undefined && level !== 'MUST' && level !== 'SHOULD') throw new UsageError('--level is MUST or SHOULD');
+      const timeout = values['timeout'] === undefined ? 20 : Number(values['timeout']);
+      if (!(timeout > 0)) throw new UsageError('--timeout must be a number of seconds > 0');
+      const sections = values['sections'] === undefined ? undefined : String(values['sections']).split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const recording = await record({
+        impl,
+        scenario,
+        timeout,
+        meta: {
+          id,
+          ...(values['title'] !== undefined ? { title: String(values['title']) } : {}),
+          ...(sections !== undefined ? { sections } : {}),
+          ...(level !== undefined ? { level } : {}),
+          ...(values['comment'] !== undefined ? { comment: String(values['comment']) } : {}),
+        },
+      });
+      if (!recording.ok) {
+        io.stderr.write(`conformance record: ${recording.reason}\n`);
+        for (const d of recording.diagnostics ?? []) io.stderr.write(`${formatDiagnostic({ ...d, source: 'recording' })}\n`);
+        if (recording.trace !== undefined) io.stderr.write(`--- the recording ---\n${recording.trace}\n`);
+        return ExitCode.FAILED;
+      }
+      const out = values['out'] as string | undefined;
+      if (out === undefined) io.stdout.write(recording.text);
+      else {
+        writeFileSync(out, recording.text);
+        io.stdout.write(`wrote ${out}: ${recording.events} events; check it with \`conformance check ${out}\` and \`conformance lint ${out}\`\n`);
+      }
+      return ExitCode.OK;
+    },
+  },
   list: {
     summary: 'list the cases (vectors) with their ids, levels and sections',
     usage: 'list [files or folders...] [--filter ID-prefix] [--json]',
@@ -123,7 +179,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       const { values, positionals } = parse(args, { filter: { type: 'string' }, json: { type: 'boolean' } });
       const paths = existingPaths(positionals);
       const { cases, diagnostics } = catalog(paths);
-      const chosen = filterCases(cases, values['filter'] as string | undefined);
+      // Without paths, the kit's own cases are listed too (they run with `conformance run`).
+      const all = positionals.length === 0 ? [...cases, ...KIT_CASES.map((c) => ({ id: c.id, title: c.title, sections: c.sections, level: c.level, kind: 'kit' as const, source: 'conformance/cases' }))] : cases;
+      const chosen = filterCases(all, values['filter'] as string | undefined);
       io.stdout.write(values['json'] ? JSON.stringify(chosen, null, 2) + '\n' : formatCatalog(chosen));
       for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
       return diagnostics.length === 0 ? ExitCode.OK : ExitCode.FAILED;
@@ -136,12 +194,22 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     async run(args, io) {
       const { values, positionals } = parse(args, { json: { type: 'boolean' } });
       const report = lintPaths(existingPaths(positionals));
-      if (values['json']) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      // The package's own corpus (no paths given): every MUST section has a case (§15).
+      const coverage = positionals.length === 0 ? mustCoverage([...catalog(existingPaths([])).cases, ...KIT_CASES]) : undefined;
+      const uncovered = (coverage?.uncovered ?? []).map((section) => diagnostic('VECTOR_SCHEMA', `§${section} says MUST, but no case (vector or kit case) cites it`, '15', { source: 'spec/rebind.md' }));
+      const diagnostics = [...report.diagnostics, ...uncovered];
+      const ok = diagnostics.length === 0;
+      if (values['json']) io.stdout.write(JSON.stringify({ ...report, ok, diagnostics, ...(coverage !== undefined ? { coverage: { covered: [...coverage.covered.keys()], exempt: Object.fromEntries(coverage.exempt), gaps: Object.fromEntries(coverage.gaps), uncovered: coverage.uncovered } } : {}) }, null, 2) + '\n');
       else {
-        for (const d of report.diagnostics) io.stdout.write(`${formatDiagnostic(d)}\n`);
-        io.stdout.write(`${report.files} file(s), ${report.cases} case(s): ${report.diagnostics.length === 0 ? 'lint clean' : `${report.diagnostics.length} problem(s)`}\n`);
+        for (const d of diagnostics) io.stdout.write(`${formatDiagnostic(d)}\n`);
+        if (coverage !== undefined) {
+          for (const [section, why] of coverage.gaps) io.stdout.write(`spec/rebind.md: warning: §${section} says MUST and no case cites it yet: ${why}\n`);
+          const total = coverage.covered.size + coverage.exempt.size + coverage.gaps.size + coverage.uncovered.length;
+          io.stdout.write(`MUST coverage: ${total} sections say MUST: ${coverage.covered.size} cited by cases, ${coverage.exempt.size} exempt (${[...coverage.exempt.keys()].map((s) => `§${s}`).join(', ')}), ${coverage.gaps.size} known gap(s), ${coverage.uncovered.length} uncovered\n`);
+        }
+        io.stdout.write(`${report.files} file(s), ${report.cases} case(s): ${ok ? 'lint clean' : `${diagnostics.length} problem(s)`}\n`);
       }
-      return report.ok ? ExitCode.OK : ExitCode.FAILED;
+      return ok ? ExitCode.OK : ExitCode.FAILED;
     },
   },
   help: {

@@ -532,8 +532,9 @@ export class ConnectionHost {
     this.holders.push(link);
     this.holderAddr.set(link, addr);
     if (tracing()) {
-      // A forked child's name is known from its JOIN; the fork happened at `forkedAt`. A worker joins (§10.2).
-      if (forkedAt !== undefined) traceAction(this.cidHex, this.actor, 'fork', [this.runtime.linkActor(link)], {}, forkedAt);
+      // A forked child's name is known only from its JOIN, so `fork` is written now, stamped now:
+      // times never decrease down a process's trace (§13.1). A worker joins (§10.2).
+      if (forkedAt !== undefined) traceAction(this.cidHex, this.actor, 'fork', [this.runtime.linkActor(link)]);
       else traceAction(this.cidHex, this.actor, 'join', [this.runtime.linkActor(link)]);
       traceMessage(this.cidHex, 'receive', this.actor, this.runtime.linkActor(link), { type: 'JOIN', pid, addr });
     }

@@ -18,7 +18,7 @@ async function run(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
-const traceCount = readdirSync('vectors/traces').filter((f) => f.endsWith('.trace')).length;
+const traceCount = readdirSync('vectors/traces', { recursive: true }).filter((f) => String(f).endsWith('.trace')).length;
 const frameCount = readdirSync('vectors/frames').filter((f) => f.endsWith('.json')).length;
 /** Every trace vector under vectors/, the hand-written ones and those the model checker generated. */
 const allTraceCount = readdirSync('vectors', { recursive: true }).filter((f) => String(f).endsWith('.trace')).length;
