@@ -59,6 +59,11 @@ export function actorForAddress(addr: string | undefined): string {
   return port === undefined ? 'S' : `S${port}`;
 }
 
+/** Whether a transport closed because the other end's bytes did not decode (§3.4, a `frame` error of §12). */
+function isFrameError(error: RebindError | undefined): error is RebindError {
+  return error !== undefined && ERRORS[error.errorName].class === 'frame';
+}
+
 /** Lower-case hex of a cid. */
 export function cidHex(cid: Uint8Array): string {
   return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('hex');
@@ -400,7 +405,7 @@ export class ConnectionHost {
         return;
       }
       this.c2.delete(link);
-      this.feed({ kind: 'lost', channel: 'C2', link });
+      this.feed(isFrameError(error) ? { kind: 'malformed', channel: 'C2', error, link } : { kind: 'lost', channel: 'C2', link });
     });
     this.feed({ kind: 'recv', channel: 'C2', message: attach, link });
   }
@@ -420,6 +425,12 @@ export class ConnectionHost {
       this.socket.closedByPeer();
       this.runtime.finished(this);
       return;
+    }
+    if (isFrameError(error) && !active.terminal) {
+      // §3.4: the other end sent a frame that does not decode; the transport answered ERROR(code)
+      // and closed C1. The connection fails with that error, not as a lost C1.
+      this.feed({ kind: 'malformed', channel: 'C1', error });
+      if (this.active.terminal) return;
     }
     if (tracing()) traceAction(this.cidHex, this.actor, 'cut', [this.c1Actor]);
     this.feed({ kind: 'lost', channel: 'C1' });

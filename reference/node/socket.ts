@@ -177,6 +177,23 @@ export class RebindSocket extends Duplex {
     return super.emit(event, ...args);
   }
 
+  /**
+   * §6.6: a write on a rebound handle fails with `ERR_REBOUND` — also once the stream has ended
+   * its writable side itself (without `allowHalfOpen`, the end of reads at the move ends writes
+   * and the stream closes, and Node would answer a generic "write after end").
+   */
+  override write(chunk: unknown, callback?: (error: Error | null | undefined) => void): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    if (this.#rebound && (this.writableEnded || this.destroyed)) {
+      const done = typeof encoding === 'function' ? encoding : callback;
+      const error = new RebindError('REBOUND', 'write on a rebound handle', { section: '6.6' });
+      if (typeof done === 'function') process.nextTick(() => (done as (error: Error) => void)(error));
+      return false;
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback as (error: Error | null | undefined) => void);
+  }
+
   override _read(_size: number): void {
     this.host.read();
   }

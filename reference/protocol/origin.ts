@@ -146,6 +146,10 @@ export class OriginEngine extends Engine {
         if (input.channel === 'L') this.successorGone = true; // §9.4: its handle cannot be chosen any more
         this.lost(input.channel);
         return;
+      case 'malformed':
+        // §3.4: fail with the decoding error; REVOKE with its code to an involved successor.
+        if (input.channel === 'C1' && !this.machine.terminal) this.failConnection(input.error);
+        return;
       case 'app-write':
         this.appWrite(input.data);
         return;
@@ -179,8 +183,11 @@ export class OriginEngine extends Engine {
     }
     if (this.machine.terminal) return; // frames that crossed the close (§7.5)
     switch (message.type) {
-      case 'HELLO':
       case 'CREDIT':
+        return;
+      case 'HELLO':
+        // §4.1: the HELLO exchange is over before the engine starts (net.ts): a second HELLO is unexpected.
+        this.unexpected('C1', message);
         return;
       case 'DATA':
       case 'FIN':

@@ -94,6 +94,12 @@ export class PeerEngine extends Engine {
       case 'connect-failed':
         this.step('connect-failed');
         return;
+      case 'malformed':
+        // §3.4: on C1 the connection fails with the decoding error (on C2 before the commit it is a lost C2, P14).
+        if (this.machine.terminal) return;
+        if (input.channel === 'C1') this.failConnection('C1', input.error);
+        else if (this.handoff !== undefined) this.step('lost C2');
+        return;
       case 'connected':
         if (this.handoff?.attachPending === true) {
           this.handoff.attachPending = false;
@@ -133,8 +139,11 @@ export class PeerEngine extends Engine {
     }
     if (this.machine.terminal) return;
     switch (message.type) {
-      case 'HELLO':
       case 'CREDIT':
+        return;
+      case 'HELLO':
+        // §4.1: the HELLO exchange is over before the engine starts (net.ts): a second HELLO is unexpected.
+        this.unexpected('C1', message);
         return;
       case 'DATA':
       case 'FIN':

@@ -144,6 +144,11 @@ export class SuccessorEngine extends Engine {
         if (input.channel === 'L') this.step('lost L');
         else if (input.channel === 'C2') this.lostC2(input.link ?? DEFAULT_LINK);
         break;
+      case 'malformed':
+        // §3.4: on C2 after a valid ATTACH the connection fails with the decoding error; before, that C2 was a stranger's.
+        if (input.channel === 'C2' && (input.link ?? DEFAULT_LINK) === this.boundLink && !this.machine.terminal) this.failBound(input.error);
+        else if (input.channel === 'C2') this.lostC2(input.link ?? DEFAULT_LINK);
+        break;
       case 'app-read':
         if (state === 'DORMANT') this.trigger(3); // T3 (§2.4): the read waits
         this.readWant = input.max ?? Number.POSITIVE_INFINITY;

@@ -23,6 +23,8 @@ export type Input =
   | { readonly kind: 'trigger'; readonly trigger: 'T1' | 'T2' | 'T3' | 'T4' }
   | { readonly kind: 'timer'; readonly timer: string }
   | { readonly kind: 'lost'; readonly channel: Channel; readonly link?: string }
+  /** §3.4: the other end sent a frame that does not decode; the transport sent ERROR and closed. */
+  | { readonly kind: 'malformed'; readonly channel: Channel; readonly error: RebindError; readonly link?: string }
   | { readonly kind: 'connect-failed' }
   | { readonly kind: 'connected' }
   | { readonly kind: 'app-write'; readonly data: Uint8Array }

@@ -83,6 +83,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
   readonly #reader: FrameSplitter;
   readonly #section: string;
   readonly #intercept: ((message: Message) => boolean) | undefined;
+  readonly #channel: 'wire' | 'local';
   #peerMaxPayload = MAX_PAYLOAD_DEFAULT;
 
   /** Received frames not yet delivered; `#pending[#head]` is next. */
@@ -108,6 +109,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
     this.#socket = socket;
     this.#section = options.section;
     this.#intercept = options.intercept;
+    this.#channel = options.channel;
     this.#reader = new FrameSplitter({
       maxPayload: options.maxPayload ?? MAX_PAYLOAD_DEFAULT,
       channel: options.channel,
@@ -211,6 +213,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#closeError !== undefined) return; // failed: what follows a bad frame is not read (§3.4)
     let messages: Message[];
     try {
       messages = this.#reader.push(chunk);
@@ -218,7 +221,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
       // §3.4: the frames completed before the bad one are delivered, then the connection fails.
       const failure = error as RebindError;
       this.#enqueue((failure.detail.decodedBefore as Message[] | undefined) ?? []);
-      this.#fail(failure);
+      this.#failDecoding(failure);
       return;
     }
     if (messages.length > 0) this.#enqueue(messages);
@@ -252,7 +255,7 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
     try {
       this.#reader.end();
     } catch (error) {
-      this.#fail(error as RebindError); // §11.1: EOF inside a frame is FRAME_TRUNCATED
+      this.#failDecoding(error as RebindError); // §11.1: EOF inside a frame is FRAME_TRUNCATED
     }
     // A clean EOF: the socket (allowHalfOpen false) ends its side too and then closes.
   }
@@ -271,6 +274,22 @@ export class SocketFrameConnection extends EventEmitter<FrameConnectionEvents> i
   #fail(error: RebindError): void {
     this.#closeError ??= error;
     this.#socket.destroy();
+  }
+
+  /**
+   * §3.4: the other end sent bytes that do not decode. On a wire channel the receiver sends ERROR
+   * with the error's code (best effort) before it closes; on L it only closes (ERROR never crosses
+   * L, §4.12). The connection's 'close' carries the error, so the role fails with it.
+   */
+  #failDecoding(error: RebindError): void {
+    if (this.#channel !== 'wire' || this.#userClosed || this.#closeError !== undefined || !this.#socket.writable) {
+      this.#fail(error);
+      return;
+    }
+    this.#closeError = error;
+    const frame = encodeFrame({ type: 'ERROR', code: error.wireCode, reason: error.message.slice(0, 200) });
+    this.#socket.end(frame, () => this.#socket.destroy()); // flushed (and FIN sent): close now
+    setTimeout(() => this.#socket.destroy(), 2000).unref(); // the write never completes: close anyway
   }
 
   #onSocketClose(): void {
