@@ -294,7 +294,7 @@ function checkStreamBytes(connection: number, sender: 'peer' | 'server', spans: 
       fromWrites = false;
       break;
     }
-    stream.push(...bytes);
+    for (const b of bytes) stream.push(b); // not push(...bytes): a large write would overflow the stack
   }
   if (!fromWrites) {
     stream.length = 0;
