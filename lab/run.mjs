@@ -164,7 +164,8 @@ async function main() {
     await cp(path.join(io, 'out'), opts.out, { recursive: true });
     log(`files from $RDMA_LAB_OUT copied to ${opts.out}`);
   }
-  if (opts.keep) log(`run folder kept: ${io}`);
+  // Kept after a failure (console.log shows why) and with --keep; older than a day, pruned.
+  if (opts.keep || result.code !== 0) log(`run folder kept: ${io}`);
   else await rm(io, { recursive: true, force: true });
   return result.code;
 }

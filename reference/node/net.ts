@@ -1,7 +1,10 @@
 /**
  * `createServer`/`listen`/`connect` in Node's idiom (claim 13), over the embedded default
- * transport, TCP (§11.1). Every connection opens with the HELLO exchange of §6.1: both ends send
- * HELLO at once; the acceptor's fixes the cid; the fast order is used only if both offered it.
+ * transport, TCP (§11.1), or another binding of the registry chosen by name — `{ transport:
+ * 'rdma' }` on the server or client, or process-wide with `configure({ transport: 'rdma' })`
+ * (§11.2; addresses `rdma://IP:PORT`). Every connection opens with the HELLO exchange of §6.1:
+ * both ends send HELLO at once; the acceptor's fixes the cid; the fast order is used only if both
+ * offered it.
  *
  * @example
  * ```ts
@@ -20,9 +23,9 @@ import { RebindError } from '../errors.js';
 import { OriginEngine } from '../protocol/origin.js';
 import { PeerEngine } from '../protocol/peer.js';
 import type { EngineConfig } from '../protocol/types.js';
-import { tcpTransport } from '../transport/tcp.js';
+import { getTransport } from '../transport/index.js';
 import { formatAddress } from '../transport/transport.js';
-import type { FrameConnection, FrameListener } from '../transport/transport.js';
+import type { FrameConnection, FrameListener, Transport } from '../transport/transport.js';
 import { MAX_PAYLOAD_DEFAULT, type HelloMessage, type Message } from '../wire/index.js';
 import { ConnectionHost, cidHex } from './host.js';
 import { Runtime } from './runtime.js';
@@ -42,6 +45,25 @@ export interface RebindOptions extends RebindSocketOptions {
   timers?: Record<string, number>;
   /** This end's receive limit, announced in HELLO (§3.3). Default 1 MiB. */
   maxPayload?: number;
+  /**
+   * The binding to listen or connect with, by name (§11): `'tcp'` or `'rdma'`. Default: the
+   * runtime's setting (`configure({ transport })`), else `'tcp'`.
+   */
+  transport?: string;
+}
+
+/** The binding `options` (or the process's setting) names: TCP unless told otherwise. */
+function transportOf(options: RebindOptions): Transport {
+  return getTransport(options.transport ?? Runtime.current().options.transport ?? 'tcp');
+}
+
+/**
+ * What a transport is told besides `sliceData`: the receive limit this end announces, which sizes
+ * the receive buffers over RDMA (§11.2: maxPayload + 8 bytes each). TCP is left as it always was
+ * (its default limit).
+ */
+function limitOf(transport: Transport, maxPayload: number): { maxPayload?: number } {
+  return transport.name === 'tcp' || maxPayload === MAX_PAYLOAD_DEFAULT ? {} : { maxPayload };
 }
 
 function zeroCid(): Uint8Array {
@@ -133,8 +155,16 @@ export class RebindServer extends EventEmitter {
       }
     }
     if (callback !== undefined) this.once('listening', callback);
-    const address = formatAddress('tcp', host, port);
-    tcpTransport.listen(address, (connection) => this.#accept(connection), { sliceData: true }).then(
+    let transport: Transport;
+    try {
+      transport = transportOf(this.#options);
+    } catch (error) {
+      queueMicrotask(() => this.emit('error', error));
+      return this;
+    }
+    const address = formatAddress(transport.name, host, port);
+    const maxPayload = this.#options.maxPayload ?? MAX_PAYLOAD_DEFAULT;
+    transport.listen(address, (connection) => this.#accept(connection), { sliceData: true, ...limitOf(transport, maxPayload) }).then(
       (listener) => {
         this.#listener = listener;
         this.emit('listening');
@@ -147,7 +177,7 @@ export class RebindServer extends EventEmitter {
   /** Like `net.Server.address()`. */
   address(): { address: string; port: number; family: string } | null {
     if (this.#listener === undefined) return null;
-    const match = /^tcp:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(this.#listener.address)!;
+    const match = /^[a-z][a-z0-9+.-]*:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(this.#listener.address)!;
     return { address: match[1]!, port: Number(match[2]), family: match[1]!.includes(':') ? 'IPv6' : 'IPv4' };
   }
 
@@ -164,6 +194,11 @@ export class RebindServer extends EventEmitter {
       this.emit('close');
     });
     return this;
+  }
+
+  /** The listening address in URI form (§3.2): `tcp://127.0.0.1:40123`, `rdma://10.77.0.1:40123`. */
+  get transportAddress(): string | undefined {
+    return this.#listener?.address;
   }
 
   /** Like `net.Server.getConnections`. */
@@ -247,14 +282,17 @@ export function connect(...args: unknown[]): RebindSocket {
   const runtime = Runtime.current();
   const offerFast = options.fast ?? runtime.options.fast ?? true;
   const maxPayload = options.maxPayload ?? MAX_PAYLOAD_DEFAULT;
-  const address = formatAddress('tcp', options.host ?? '127.0.0.1', options.port);
   const host = new PendingHost();
   const socket = new RebindSocket(host as unknown as ConnectionHost, options);
   socket.connecting = true;
   if (callback !== undefined) socket.once('connect', callback);
   const started = performance.timeOrigin + performance.now();
-  tcpTransport
-    .connect(address, { sliceData: true, ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}) })
+  Promise.resolve()
+    .then(() => {
+      const transport = transportOf(options);
+      const address = formatAddress(transport.name, options.host ?? '127.0.0.1', options.port);
+      return transport.connect(address, { sliceData: true, ...limitOf(transport, maxPayload), ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}) });
+    })
     .then(async (connection) => {
       const hello: HelloMessage = { type: 'HELLO', fast: offerFast, acceptor: false, cid: zeroCid(), maxPayload, credits: 0 };
       const sentAt = performance.timeOrigin + performance.now();

@@ -17,7 +17,8 @@ import { OriginEngine } from '../protocol/origin.js';
 import { SuccessorEngine } from '../protocol/successor.js';
 import type { EngineConfig } from '../protocol/types.js';
 import { connectLocal, listenLocal, type LocalChannel, type LocalListener } from '../transport/local.js';
-import { tcpTransport } from '../transport/tcp.js';
+import { getTransport } from '../transport/index.js';
+import { formatAddress, parseAddress } from '../transport/transport.js';
 import type { FrameConnection, FrameListener } from '../transport/transport.js';
 import type { Message } from '../wire/index.js';
 import { ConnectionHost, actorForAddress, cidHex, type HostRuntime } from './host.js';
@@ -45,6 +46,8 @@ export interface ConnectionRecord {
 interface ForkEnvironment {
   readonly l: string;
   readonly records: readonly ConnectionRecord[];
+  /** The parent's actor name in traces (§13.1): `O`, or `S<port>` for a successor that owns and forks again (§10.1). */
+  readonly actor?: string;
 }
 
 /** A child (or worker) process on this process's L. */
@@ -67,6 +70,22 @@ export interface RuntimeOptions {
   timers?: Record<string, number>;
   /** Offer the fast order in HELLO (§6.1); default true. */
   fast?: boolean;
+  /**
+   * The binding `createServer` and `connect` use when not told otherwise (§11): `'tcp'` (the
+   * default) or `'rdma'`. A successor's rebind listener always uses the binding of the
+   * connections it inherits (the scheme of their records, §5.1), whatever this says.
+   */
+  transport?: string;
+}
+
+/** The scheme and host of a record's local address (where a successor listens, §5.1, §11). */
+function listenerSite(localAddress: string): { scheme: string; host?: string } {
+  try {
+    const { scheme, host } = parseAddress(localAddress, { allowPortZero: true });
+    return { scheme, host };
+  } catch {
+    return { scheme: /^([a-z][a-z0-9+.-]*):\/\//.exec(localAddress)?.[1] ?? 'tcp' }; // e.g. `tcp://?:0` of a socket already gone
+  }
 }
 
 /** See the module comment. One per process: {@link Runtime.current}. */
@@ -90,6 +109,8 @@ export class Runtime implements HostRuntime {
   private localListener: Promise<LocalListener> | undefined;
   private rebindListener: Promise<FrameListener> | undefined;
   private rebindHost = '127.0.0.1';
+  /** The scheme of the rebind listener (`tcp`, `rdma`): that of the records this process holds. */
+  private rebindScheme: string | undefined;
   private parent: Promise<LocalChannel> | undefined;
   private parentPath: string | undefined;
   private inheritedSockets: RebindSocket[] = [];
@@ -251,8 +272,13 @@ export class Runtime implements HostRuntime {
       return socket.host;
     });
     const records = hosts.map((h) => this.recordOf(h));
+    const schemes = new Set(records.map((r) => listenerSite(r.localAddress).scheme));
+    if (schemes.size > 1) {
+      // §5.1: the child joins with one rebind listener, of the transport of its connections.
+      throw new RebindError('UNSUPPORTED', `fork: the connections use several transports (${[...schemes].join(', ')}); fork them to separate children`, { section: '5.1' });
+    }
     const { connections: _c, ...childOptions } = options;
-    const env: ForkEnvironment = { l: listener.path, records };
+    const env: ForkEnvironment = { l: listener.path, records, actor: this.actor };
     const child = forkProcess(modulePath, [...args], {
       ...childOptions,
       env: { ...(childOptions.env ?? process.env), REBIND_FORK: JSON.stringify(env) },
@@ -370,12 +396,22 @@ export class Runtime implements HostRuntime {
   // -------------------------------------------------------------------------------------------
   // The successor side: the rebind listener, L to the parent, dormant handles.
 
-  /** This process's rebind listener (§5.1), listening on the address the peer reached the origin at. */
+  /**
+   * This process's rebind listener (§5.1), listening on the address the peer reached the origin
+   * at, with the binding of that address: a TCP listener for `tcp://` records (§11.1), an rdma_cm
+   * listening id for `rdma://` ones (§11.2) — opened by this process on its own device context (a
+   * forked child never uses its parent's queue pairs, memory regions or completion queues).
+   */
   private ensureRebindListener(localAddress: string): Promise<FrameListener> {
-    const host = /^tcp:\/\/\[?([^\]]*?)\]?:\d+$/.exec(localAddress)?.[1];
+    const { scheme, host } = listenerSite(localAddress);
+    if (this.rebindScheme !== undefined && this.rebindScheme !== scheme) {
+      // §5.1: JOIN announces one listener; connections of another transport cannot rebind to it.
+      return Promise.reject(new RebindError('UNSUPPORTED', `this process's rebind listener is ${this.rebindScheme}; it cannot take a ${scheme} connection`, { section: '5.1' }));
+    }
+    this.rebindScheme = scheme;
     if (host !== undefined && host !== '0.0.0.0' && host !== '::') this.rebindHost = host;
-    this.rebindListener ??= tcpTransport
-      .listen(`tcp://${this.rebindHost.includes(':') ? `[${this.rebindHost}]` : this.rebindHost}:0`, (connection) => this.onC2(connection), { sliceData: true })
+    this.rebindListener ??= Promise.resolve()
+      .then(() => getTransport(scheme).listen(formatAddress(scheme, this.rebindHost, 0), (connection) => this.onC2(connection), { sliceData: true }))
       .then((listener) => {
         listener.setKeepAlive?.(false);
         this.actor = actorForAddress(listener.address);
@@ -473,6 +509,7 @@ export class Runtime implements HostRuntime {
       if (text === undefined || text === '') return [];
       delete process.env.REBIND_FORK; // a grandchild gets its own
       const env = JSON.parse(text) as ForkEnvironment;
+      if (env.actor !== undefined) this.parentActor = env.actor;
       await this.joinParent(env.l, env.records[0]?.localAddress ?? 'tcp://127.0.0.1:0');
       this.inheritedSockets = env.records.map((r) => this.dormantSocket(r));
       for (const socket of this.inheritedSockets) this.traceJoin(socket);
@@ -491,6 +528,7 @@ export class Runtime implements HostRuntime {
     const r = this.rebindListener;
     this.localListener = undefined;
     this.rebindListener = undefined;
+    this.rebindScheme = undefined;
     if (l !== undefined) await (await l).close();
     if (r !== undefined) await (await r).close();
     for (const child of this.children.values()) child.channel?.destroy();
@@ -545,7 +583,7 @@ export function exit(code = 0, timeoutMs?: number): Promise<never> {
   return Runtime.current().exit(code, timeoutMs);
 }
 
-/** Process-wide settings: timers (§9.1) and whether HELLO offers the fast order (§6.1). */
+/** Process-wide settings: timers (§9.1), whether HELLO offers the fast order (§6.1), the default transport (§11). */
 export function configure(options: RuntimeOptions): void {
   Object.assign(Runtime.current().options, options);
 }

@@ -33,7 +33,7 @@ export { SocketFrameConnection, checkMaxPayload, type SocketConnectionOptions } 
 export { FrameSplitter, type FrameSplitterOptions } from './splitter.js';
 export { connectLocal, listenLocal, type ConnectLocalOptions, type ListenLocalOptions, type LocalChannel, type LocalListener } from './local.js';
 
-export { RdmaTransport, rdmaTransport, rdmaAvailable, DEFAULT_CREDITS, type RdmaTransportOptions } from './rdma/index.js';
+export { RdmaTransport, rdmaTransport, rdmaAvailable, rdmaInterfaceAddress, DEFAULT_CREDITS, type RdmaTransportOptions } from './rdma/index.js';
 
 const registry = new Map<string, Transport>([
   ['tcp', tcpTransport],

@@ -11,7 +11,9 @@
  * - **Credits.** Each later frame consumes one credit; DATA waits while fewer than 3 are held,
  *   other frames while fewer than 2 (the last ones are reserved for control frames and CREDIT).
  *   Frames leave in the order they were queued; CREDIT frames are the transport's own and go
- *   ahead of queued frames, needing one credit.
+ *   ahead of queued frames, needing one credit. DATA frames queued by `sendData` while the sender
+ *   waited (for credits or a send slot) leave merged, when their offsets are contiguous, as one
+ *   DATA frame of up to 1 MiB within the other end's limit (§4.2: DATA boundaries carry no meaning).
  * - **Receive buffers** are reposted once their frame is delivered (the frame is copied out of
  *   the registered buffer first), so `pause()` withholds credits and slows the sender down. A
  *   reposted buffer is *unannounced* until a CREDIT announces it; CREDIT is sent when §11.2 says it
@@ -62,7 +64,18 @@ interface Outgoing {
   readonly type: FrameType;
   readonly parts: readonly Uint8Array[];
   readonly length: number;
+  /** A DATA frame made by `sendData`: its stream offset and data bytes (it may be merged, see {@link RdmaFrameConnection}). */
+  readonly offset?: bigint;
+  readonly dataLength?: number;
 }
+
+/**
+ * The largest DATA payload made by merging queued `sendData` frames: fewer, larger SENDs while the
+ * sender waits for credits (each SEND costs completions, credits and a pass through the engine at
+ * the other end), without growing a send slot beyond 1 MiB of registered memory (the figures are
+ * in docs/rdma-lab.md).
+ */
+const MERGE_LIMIT = 1024 * 1024 - DATA_PREFIX;
 
 /** See the module comment. Made by the RDMA transport (index.ts) around an {@link RcEndpoint}. */
 export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> implements FrameConnection {
@@ -209,7 +222,7 @@ export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> imp
         header[1] = FrameType.DATA;
         view.setUint32(4, 8 + n);
         view.setBigUint64(HEADER_SIZE, offset + BigInt(pos)); // §4.2
-        ok = this.#enqueue({ type: FrameType.DATA, parts: [header, data.subarray(pos, pos + n)], length: DATA_PREFIX + n });
+        ok = this.#enqueue({ type: FrameType.DATA, parts: [header, data.subarray(pos, pos + n)], length: DATA_PREFIX + n, offset: offset + BigInt(pos), dataLength: n });
       }
     } finally {
       this.#corked--;
@@ -257,9 +270,10 @@ export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> imp
         if (head === undefined) break;
         // §11.2 reservations: DATA needs 3 credits, other frames 2; the first frame needs none.
         if (this.#sentFirst && this.#sendCredits < (head.type === FrameType.DATA ? 3 : 2)) break;
-        if (!this.#transmit(head)) break;
-        this.#queue[this.#queueHead++] = undefined as unknown as Outgoing;
-        this.#queuedBytes -= head.length;
+        const { frame, count, length } = this.#merged(head);
+        if (!this.#transmit(frame)) break;
+        for (let i = 0; i < count; i++) this.#queue[this.#queueHead++] = undefined as unknown as Outgoing;
+        this.#queuedBytes -= length;
         if (this.#queueHead === this.#queue.length) {
           this.#queue = [];
           this.#queueHead = 0;
@@ -276,6 +290,38 @@ export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> imp
     if (this.#ending && this.#queuedBytes === 0 && this.#endpoint.sendsInFlight === 0 && this.#endpoint.state === 'established') {
       this.#endpoint.disconnect();
     }
+  }
+
+  /**
+   * The frame to send for queue head `head`: itself, or — for a `sendData` frame followed in the
+   * queue by more `sendData` frames at contiguous offsets — one DATA frame carrying them all (up to
+   * {@link MERGE_LIMIT} and the other end's limit, §3.3): DATA boundaries carry no meaning (§4.2),
+   * and a frame that waited for credits is sent with what queued behind it. `count` queue entries
+   * of `length` queued bytes are consumed.
+   */
+  #merged(head: Outgoing): { frame: Outgoing; count: number; length: number } {
+    if (head.offset === undefined || head.dataLength === undefined) return { frame: head, count: 1, length: head.length };
+    const limit = Math.min(MERGE_LIMIT, this.#peerMaxPayload - 8);
+    let total = head.dataLength;
+    let length = head.length;
+    let end = this.#queueHead + 1;
+    for (; end < this.#queue.length; end++) {
+      const next = this.#queue[end] as Outgoing;
+      if (next.dataLength === undefined || next.offset !== head.offset + BigInt(total) || total + next.dataLength > limit) break;
+      total += next.dataLength;
+      length += next.length;
+    }
+    const count = end - this.#queueHead;
+    if (count === 1) return { frame: head, count, length };
+    const header = new Uint8Array(DATA_PREFIX);
+    const view = new DataView(header.buffer);
+    header[0] = PROTOCOL_VERSION; // §3.1
+    header[1] = FrameType.DATA;
+    view.setUint32(4, 8 + total);
+    view.setBigUint64(HEADER_SIZE, head.offset); // §4.2
+    const parts: Uint8Array[] = [header];
+    for (let i = this.#queueHead; i < end; i++) parts.push(...(this.#queue[i] as Outgoing).parts.slice(1));
+    return { frame: { type: FrameType.DATA, parts, length: DATA_PREFIX + total }, count, length };
   }
 
   /** Copies a frame into a free send slot and posts it; false when no slot is free. */

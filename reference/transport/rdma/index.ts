@@ -25,7 +25,9 @@
  * @module
  */
 import { lookup } from 'node:dns/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { RebindError } from '../../errors.js';
 import { MAX_PAYLOAD_DEFAULT } from '../../wire/index.js';
 import { checkMaxPayload } from '../socket.js';
@@ -163,4 +165,39 @@ export async function rdmaAvailable(): Promise<{ ok: true; devices: readonly str
   } catch (error) {
     return { ok: false, error: error instanceof RebindError ? error : new RebindError('NO_DEVICE', String(error), { section: SECTION }) };
   }
+}
+
+/**
+ * An IP address of an RDMA-capable interface of this host — where a listener can be reached over
+ * RDMA (§11.2: `rdma://IP:PORT`, "the IP of an RDMA-capable interface"): the first IPv4 address
+ * (else IPv6) of a network device that an RDMA device's port is bound to, read from
+ * `/sys/class/infiniband/DEVICE/ports/N/gid_attrs/ndevs/*` (RoCE). Undefined when there is none
+ * (no RDMA device, or InfiniBand without IP over it). Loads no library.
+ */
+export function rdmaInterfaceAddress(): string | undefined {
+  const root = '/sys/class/infiniband';
+  const netdevs = new Set<string>();
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const device of list(root)) {
+    for (const port of list(`${root}/${device}/ports`)) {
+      const ndevs = `${root}/${device}/ports/${port}/gid_attrs/ndevs`;
+      for (const index of list(ndevs)) {
+        try {
+          const name = readFileSync(`${ndevs}/${index}`, 'utf8').trim();
+          if (name !== '') netdevs.add(name);
+        } catch {
+          // an unused GID slot reads as an error
+        }
+      }
+    }
+  }
+  const addresses = [...netdevs].flatMap((name) => (networkInterfaces()[name] ?? []).filter((a) => !a.internal));
+  const chosen = addresses.find((a) => a.family === 'IPv4') ?? addresses.find((a) => a.family === 'IPv6' && !a.address.startsWith('fe80'));
+  return chosen?.address;
 }
