@@ -5,7 +5,8 @@
  *
  * ```
  * conformance check <files or folders...> [--json] [--verbose]
- * conformance run --impl <path|reference> [--filter ID-prefix] [--timeout S] [--json]
+ * conformance run --impl <path|reference> [--filter ID-prefix] [--transport tcp|rdma]
+ *                 [--report console|json|junit|tap|html] [--out DIR] [--timeout S]
  * conformance record --impl <path|reference> --scenario NAME --id ID [--out FILE] [...]
  * conformance list [files or folders...] [--filter ID-prefix] [--json]
  * conformance lint [files or folders...] [--json]
@@ -21,6 +22,7 @@ import { catalog, filterCases, formatCatalog, lintPaths } from './catalog.js';
 import { KIT_CASES } from './cases/index.js';
 import { runKit, type CaseResult } from './run.js';
 import { record, SCENARIOS } from './record.js';
+import { formatReport as formatKitReport, isReportFormat, REPORT_FORMATS, summarizeRun, writeArtefacts } from './report/index.js';
 import { checkPaths, formatReport, packageVersion } from './check.js';
 import { diagnostic, formatDiagnostic } from '../reference/diagnostics.js';
 import { mustCoverage } from './coverage.js';
@@ -81,37 +83,53 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   run: {
     summary: 'run the kit\'s cases against an implementation through its adapter (§15.1)',
-    usage: 'run --impl <path|reference> [--filter ID-prefix] [--timeout S] [--json]',
+    usage: 'run --impl <path|reference> [--filter ID-prefix] [--transport tcp|rdma] [--report console|json|junit|tap|html] [--out DIR] [--timeout S]',
     options: [
-      '--impl X     `reference`, or the path of an adapter executable (spec §15.1)',
-      '--filter P   only the cases whose id starts with the dotted prefix P',
-      '--timeout S  seconds per case (default 20)',
-      '--json       print the results as JSON',
+      '--impl X       `reference`, or the path of an adapter executable (spec §15.1)',
+      '--filter P     only the cases whose id starts with the dotted prefix P',
+      '--transport T  tcp (default) or rdma (RDMA RC, §11.2; without a device every case is skipped, saying why)',
+      '--report F     what goes to standard output: console (default: progress and a closing line),',
+      '               json (urn:rebind:schema:kit-report), junit, tap or html; progress then goes to stderr',
+      '--out DIR      also write every report (report.json, .xml, .tap, .html) and each case\'s trace',
+      '               (cases/<id>.trace, its artefact) into DIR',
+      '--timeout S    seconds per case (default 20)',
+      '--json         the same as --report json',
       'exit code 0 only when no MUST case fails',
     ],
     async run(args, io) {
-      const { values } = parse(args, { impl: { type: 'string' }, filter: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } });
+      const { values } = parse(args, { impl: { type: 'string' }, filter: { type: 'string' }, transport: { type: 'string' }, report: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } });
       const impl = values['impl'] as string | undefined;
       if (impl === undefined) throw new UsageError('run needs --impl <path|reference>');
       if (impl !== 'reference' && !existsSync(impl)) throw new UsageError(`no such adapter: ${impl}`);
       const timeout = values['timeout'] === undefined ? 20 : Number(values['timeout']);
       if (!(timeout > 0)) throw new UsageError('--timeout must be a number of seconds > 0');
+      const transport = (values['transport'] as string | undefined) ?? 'tcp';
+      if (transport !== 'tcp' && transport !== 'rdma') throw new UsageError('--transport is tcp or rdma');
+      const report = values['json'] === true ? 'json' : ((values['report'] as string | undefined) ?? 'console');
+      if (report !== 'console' && !isReportFormat(report)) throw new UsageError(`--report is one of console, ${REPORT_FORMATS.join(', ')}`);
       const prefix = values['filter'] as string | undefined;
       const cases = KIT_CASES.filter((c) => prefix === undefined || c.id === prefix || c.id.startsWith(prefix.endsWith('.') ? prefix : `${prefix}.`));
-      const json = values['json'] === true;
+      if (cases.length === 0) throw new UsageError(`no case id starts with ${prefix ?? ''}`);
+      // Progress and the closing line go where the report does not.
+      const progress = report === 'console' ? io.stdout : io.stderr;
+      const started = new Date();
       const results = await runKit({
         impl,
         cases,
         timeout,
-        onResult: (r) => {
-          if (!json) io.stdout.write(`${r.verdict.padEnd(11)} ${r.id}  (${r.ms} ms)${r.message !== undefined ? `\n            ${r.message}` : ''}\n`);
-        },
+        transport,
+        onResult: (r) => progress.write(`${r.verdict.padEnd(11)} ${r.id}  (${r.ms} ms)${r.message !== undefined ? `\n            ${r.message}` : ''}\n`),
       });
+      const summary = summarizeRun(results, { impl, transport, started, durationMs: Date.now() - started.getTime(), cases: KIT_CASES });
+      if (report !== 'console') io.stdout.write(formatKitReport(report, summary));
+      const out = values['out'] as string | undefined;
+      if (out !== undefined) {
+        const written = writeArtefacts(out, summary);
+        progress.write(`wrote ${written.length} files to ${out} (report.{json,xml,tap,html}, cases/<id>.trace)\n`);
+      }
       const count = (v: CaseResult['verdict']): number => results.filter((r) => r.verdict === v).length;
-      const mustFailed = results.filter((r) => r.verdict === 'fail' && r.level === 'MUST').length;
-      if (json) io.stdout.write(JSON.stringify({ impl, results, ok: mustFailed === 0 }, null, 2) + '\n');
-      else io.stdout.write(`${count('pass')} passed, ${count('fail')} failed (${count('skipped')} skipped, ${count('unsupported')} unsupported)\n`);
-      return mustFailed === 0 ? ExitCode.OK : ExitCode.FAILED;
+      progress.write(`${count('pass')} passed, ${count('fail')} failed (${count('skipped')} skipped, ${count('unsupported')} unsupported)\n`);
+      return summary.ok ? ExitCode.OK : ExitCode.FAILED;
     },
   },
   record: {

@@ -56,8 +56,8 @@ export class CaseFailure extends Error {
   }
 }
 
-/** The case needs what the implementation says it does not have. */
-class Unsupported extends Error {}
+/** The case needs what the implementation says it does not have (or cannot show, §15.1): verdict `unsupported`. */
+export class Unsupported extends Error {}
 
 /** One process of the implementation on the control channel. */
 export class ImplProcess {
@@ -125,6 +125,8 @@ export class CaseContext {
   /** Frames the kit's peer sent and received (its trace hook). */
   readonly peerTrace: HostTraceEvent[] = [];
   readonly sockets: RebindSocket[] = [];
+  /** Trace lines of the kit's own server-side processes (origin, successors), one list per process. */
+  readonly kitTraces: (readonly string[])[] = [];
   /** Run when the case ends, last registered first (sockets, servers, processes a case made). */
   readonly cleanups: Array<() => unknown> = [];
 
@@ -135,7 +137,7 @@ export class CaseContext {
 
   /** Every process's trace lines and the kit peer's, merged causally (§13.1). */
   mergedTrace(): string[] {
-    return mergeProcesses([this.peerTrace.map((e) => e.text), ...this.processes.map((p) => p.trace)]);
+    return mergeProcesses([this.peerTrace.map((e) => e.text), ...this.kitTraces, ...this.processes.map((p) => p.trace)]);
   }
 
   /** @internal */
@@ -165,11 +167,14 @@ export class CaseContext {
     return this.processes.map((p) => p.pid);
   }
 
-  /** The kit connects to `addr` as the peer (§2.1), over the real wire. */
+  /** The transport of the run (`RunOptions.transport`): the kit's peer connects over it (§11). */
+  transport: 'tcp' | 'rdma' = 'tcp';
+
+  /** The kit connects to `addr` as the peer (§2.1), over the real wire: TCP (§11.1) or RDMA RC (§11.2), as the run says. */
   async peer(addr: string, options: { fast?: boolean } = {}): Promise<RebindSocket> {
-    const match = /^tcp:\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
-    if (match === null) throw new CaseFailure(`listen answered an address that is not tcp:// (${addr})`, '3.2');
-    const socket = connect({ host: match[1]!, port: Number(match[2]), ...(options.fast !== undefined ? { fast: options.fast } : {}) });
+    const match = /^(tcp|rdma):\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
+    if (match === null || match[1] !== this.transport) throw new CaseFailure(`listen answered an address that is not ${this.transport}:// (${addr})`, '3.2');
+    const socket = connect({ host: match[2]!, port: Number(match[3]), transport: this.transport, ...(options.fast !== undefined ? { fast: options.fast } : {}) });
     this.sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -197,6 +202,7 @@ export function readBytes(socket: RebindSocket, n: number): Promise<Buffer> {
     };
     socket.on('data', onData);
     socket.once('error', reject);
+    socket.resume(); // an earlier readBytes paused it: a new 'data' listener alone does not resume
   });
 }
 
@@ -221,6 +227,12 @@ export interface RunOptions {
   readonly cases: readonly KitCase[];
   /** Seconds per case. */
   readonly timeout?: number;
+  /**
+   * The transport of C1 and C2 (§11): `tcp` (default) or `rdma` (RDMA RC, §11.2). The adapter is
+   * told with `REBIND_KIT_TRANSPORT` (§15.1); the kit's peer connects over it. Without an RDMA
+   * device here, every case is *skipped* with the `NO_DEVICE` reason.
+   */
+  readonly transport?: 'tcp' | 'rdma';
   /** Told of each result as it comes (progress). */
   readonly onResult?: (result: CaseResult) => void;
 }
@@ -228,7 +240,15 @@ export interface RunOptions {
 /** Runs the cases against the implementation; one fresh adapter process (tree) per case. */
 export async function runKit(options: RunOptions): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
+  const noDevice = options.transport === 'rdma' ? await rdmaMissing() : undefined;
   for (const c of options.cases) {
+    if (noDevice !== undefined) {
+      // §15.1: a case that cannot run here is skipped, with the reason.
+      const skipped: CaseResult = { id: c.id, level: c.level, sections: c.sections, verdict: 'skipped', message: noDevice, ms: 0, trace: [] };
+      results.push(skipped);
+      options.onResult?.(skipped);
+      continue;
+    }
     const result = await runCase(c, options);
     results.push(result);
     options.onResult?.(result);
@@ -240,6 +260,7 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
   const started = Date.now();
   const token = randomBytes(16).toString('hex');
   const ctx = new CaseContext();
+  ctx.transport = options.transport ?? 'tcp';
   const controls = new Set<Socket>();
   const hook = (e: HostTraceEvent): void => {
     if (e.actor === 'P') ctx.peerTrace.push(e);
@@ -280,7 +301,7 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
   const helloProblems: string[] = [];
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as { port: number }).port;
-  const child = startAdapter(options.impl, { REBIND_KIT: `tcp://127.0.0.1:${port}`, REBIND_KIT_TOKEN: token, REBIND_KIT_CASE: c.id });
+  const child = startAdapter(options.impl, { REBIND_KIT: `tcp://127.0.0.1:${port}`, REBIND_KIT_TOKEN: token, REBIND_KIT_CASE: c.id, REBIND_KIT_TRANSPORT: ctx.transport });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const timeoutMs = (options.timeout ?? 20) * 1000;
@@ -337,6 +358,13 @@ async function runCase(c: KitCase, options: RunOptions): Promise<CaseResult> {
     }
   }
   return { id: c.id, level: c.level, sections: c.sections, verdict, ...(message !== undefined ? { message } : {}), ...(section !== undefined ? { section } : {}), ms: Date.now() - started, trace: ctx.mergedTrace() };
+}
+
+/** Why RDMA cannot be used here (the `NO_DEVICE` message, §11.2), or undefined when it can. */
+async function rdmaMissing(): Promise<string | undefined> {
+  const { rdmaAvailable } = await import('../reference/transport/rdma/index.js');
+  const found = await rdmaAvailable();
+  return found.ok ? undefined : found.error.message;
 }
 
 /** Starts the adapter: the reference's own module, or an executable (§15.1). */

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { RebindError } from '../../reference/errors.js';
 import { acceptHandoffs, configure, connect, createServer, exit, fork, handoff, inherited, setTraceHook, type RebindServer, type RebindSocket } from '../../reference/node/index.js';
+import { rdmaInterfaceAddress } from '../../reference/transport/rdma/index.js';
 
 const FEATURES = ['fast', 'join', 'chain'] as const;
 const SELF = fileURLToPath(import.meta.url);
@@ -54,13 +55,39 @@ function hostPort(addr: string): { host: string; port: number } {
   return { host: match[1]!, port: Number(match[2]) };
 }
 
+/** The run's transport (§15.1 `REBIND_KIT_TRANSPORT`): `tcp` (default) or `rdma` (§11.2). */
+const transport = process.env.REBIND_KIT_TRANSPORT === 'rdma' ? 'rdma' : 'tcp';
+
+/**
+ * Where `listen`/`connect` go (§3.2 addresses, §11): `tcp://…` or `rdma://…` as given; in a run
+ * over RDMA a `tcp://` address to listen on names the same port on this host's RDMA interface
+ * (§15.1: the listener is answered as `rdma://IP:PORT`).
+ */
+function wireAddress(addr: string, listening = false): { scheme: 'tcp' | 'rdma'; host: string; port: number } {
+  const match = /^(tcp|rdma):\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
+  if (match === null) throw new RebindError('INVALID_ARGUMENT', `not a tcp:// or rdma:// address: ${addr}`, { section: '3.2' });
+  const [, scheme, host, port] = match as unknown as [string, 'tcp' | 'rdma', string, string];
+  if (scheme === 'tcp' && transport === 'rdma' && listening) {
+    const ip = rdmaInterfaceAddress();
+    if (ip === undefined) throw new RebindError('NO_DEVICE', 'REBIND_KIT_TRANSPORT=rdma, but no network interface of this host has an RDMA device', { section: '11.2' });
+    return { scheme: 'rdma', host: ip, port: Number(port) };
+  }
+  return { scheme, host, port: Number(port) };
+}
+
 /** `recv` (§15.1): the next bytes the application can read, or end-of-stream. T3 on a dormant handle. */
 function read(socket: RebindSocket, max: number | undefined): Promise<Line> {
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
-      const chunk = socket.read(max !== undefined && socket.readableLength >= max ? max : undefined) as Buffer | null;
-      if (chunk !== null) return done({ data: chunk.toString('hex') });
+      // At most `max` bytes, and only bytes already buffered: `read()` without a size would take
+      // whatever the host pushes during the call, more than `max` (the rest is unread, §6.5).
+      const available = socket.readableLength;
+      if (available > 0) {
+        const chunk = socket.read(max !== undefined ? Math.min(max, available) : available) as Buffer | null;
+        if (chunk !== null) return done({ data: chunk.toString('hex') });
+      }
       if (socket.readableEnded) return done({ end: true });
+      socket.read(0); // asks the host for bytes without consuming any ('readable' follows)
     };
     const done = (value: Line): void => {
       socket.off('readable', attempt);
@@ -82,9 +109,9 @@ async function run(line: Line): Promise<Line | undefined> {
       configure({ ...(line.timers !== undefined ? { timers: line.timers as Record<string, number> } : {}), ...(line.fast !== undefined ? { fast: line.fast === true } : {}) });
       return {};
     case 'listen': {
-      const { host, port } = hostPort(String(line.addr));
+      const { scheme, host, port } = wireAddress(String(line.addr), true);
       const name = `l${listeners.size + 1}`;
-      const server = createServer((socket) => {
+      const server = createServer({ transport: scheme }, (socket) => {
         const handleName = `a${++accepted}`;
         track(handleName, socket);
         send({ type: 'event', event: 'accepted', handle: handleName, listener: name });
@@ -94,12 +121,11 @@ async function run(line: Line): Promise<Line | undefined> {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
       });
-      const bound = server.address()!;
-      return { addr: `tcp://${bound.address}:${bound.port}`, listener: name };
+      return { addr: server.transportAddress, listener: name };
     }
     case 'connect': {
-      const { host, port } = hostPort(String(line.addr));
-      const socket = connect({ host, port });
+      const { scheme, host, port } = wireAddress(String(line.addr));
+      const socket = connect({ host, port, transport: scheme });
       socket.pause();
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', () => resolve());
@@ -157,7 +183,7 @@ async function main(): Promise<void> {
   control.on('close', () => process.exit(0)); // the kit ended the case
   // §15.1: every event of this process goes to the kit as a `trace` line (the case's artefact).
   setTraceHook((e) => send({ type: 'trace', ...(e.cid !== '-' ? { cid: e.cid } : {}), line: e.text }));
-  send({ type: 'hello', token, pid: process.pid, parent, implementation: { name: 'rebind-reference', version: '0.1.0' }, roles: ['server', 'peer'], features: [...FEATURES] });
+  send({ type: 'hello', token, pid: process.pid, parent, implementation: { name: broken === undefined ? 'rebind-reference' : `rebind-reference (broken: ${broken})`, version: '0.1.0' }, roles: ['server', 'peer'], features: [...FEATURES] });
   // A forked child: its dormant handles keep the parent's names (argv); a worker: named on arrival.
   const names = process.argv[2] !== undefined ? (JSON.parse(process.argv[2]) as string[]) : [];
   const sockets = await inherited();
@@ -191,5 +217,10 @@ async function main(): Promise<void> {
     }
   });
 }
+
+// The kit's own tests (conformance/broken): `REBIND_BROKEN=<name>` runs a deliberately broken
+// variant of the reference in this process and in every process it forks (they inherit the
+// environment). Unset, nothing is loaded.
+const broken = process.env.REBIND_BROKEN !== undefined && process.env.REBIND_BROKEN !== '' ? (await import('../broken/index.js')).installBroken(process.env.REBIND_BROKEN).name : undefined;
 
 await main();

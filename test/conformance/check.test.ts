@@ -9,7 +9,7 @@ import { describeSchemaErrors, validateWith } from '../../reference/schemas.js';
 const TRACES = 'vectors/traces';
 const FIG9 = join(TRACES, 'stop-and-wait.trace');
 
-const traceFiles = readdirSync(TRACES).filter((f) => f.endsWith('.trace')).sort();
+const traceFiles = readdirSync(TRACES, { recursive: true }).map(String).filter((f) => f.endsWith('.trace')).sort();
 
 let tmp: string;
 beforeAll(() => {
