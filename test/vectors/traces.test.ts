@@ -3,13 +3,17 @@
  * Whether the checker agrees with them is test/conformance/check.test.ts.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatFrontMatter, parseVectorFile, vectorFileName, type TraceVectorMeta } from '../../conformance/vector-file.js';
 import { isErrorName } from '../../reference/errors.js';
 
 const DIR = 'vectors/traces';
-const names = readdirSync(DIR).sort();
+/** Every file under vectors/traces, recorded/ included (paths relative to it); folders left out. */
+const names = readdirSync(DIR, { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile())
+  .map((entry) => relative(DIR, join(entry.parentPath, entry.name)))
+  .sort();
 const files = names.filter((n) => n.endsWith('.trace')).map((name) => {
   const text = readFileSync(join(DIR, name), 'utf8');
   return { name, text, ...parseVectorFile(text, name) };
@@ -48,7 +52,7 @@ describe('vectors/traces', () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const f of files) {
       expect(f.meta?.id, f.name).toMatch(/^trace\./);
-      expect(vectorFileName(f.meta!.id), f.meta!.id).toBe(f.name);
+      expect(vectorFileName(f.meta!.id), f.meta!.id).toBe(f.name.split(/[\\/]/).at(-1));
     }
   });
 
