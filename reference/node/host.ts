@@ -20,7 +20,7 @@ import { SuccessorEngine } from '../protocol/successor.js';
 import type { Channel, Effect, Input } from '../protocol/types.js';
 import { TIMERS } from '../tables.js';
 import { transportFor } from '../transport/index.js';
-import type { FrameConnection } from '../transport/transport.js';
+import { asSent, type FrameConnection } from '../transport/transport.js';
 import type { Message } from '../wire/index.js';
 import type { RebindSocket } from './socket.js';
 import { hexField, traceAction, traceMessage, tracing } from './trace.js';
@@ -334,7 +334,7 @@ export class ConnectionHost {
     }
     const connection = channel === 'C1' ? this.c1 : this.c2.get(link ?? 'C2');
     if (connection === undefined || connection.closed) return; // the channel is gone: its loss is (or was) an input
-    if (tracing()) traceMessage(this.cidHex, 'send', this.actor, channel === 'C1' ? this.c1Actor : this.c2Actor, message);
+    if (tracing()) traceMessage(this.cidHex, 'send', this.actor, channel === 'C1' ? this.c1Actor : this.c2Actor, asSent(connection, message));
     let ok: boolean;
     try {
       ok = message.type === 'DATA' ? connection.sendData(message.offset, message.data) : connection.send(message);

@@ -24,7 +24,7 @@ import { OriginEngine } from '../protocol/origin.js';
 import { PeerEngine } from '../protocol/peer.js';
 import type { EngineConfig } from '../protocol/types.js';
 import { getTransport } from '../transport/index.js';
-import { formatAddress } from '../transport/transport.js';
+import { asSent, formatAddress } from '../transport/transport.js';
 import type { FrameConnection, FrameListener, Transport } from '../transport/transport.js';
 import { MAX_PAYLOAD_DEFAULT, type HelloMessage, type Message } from '../wire/index.js';
 import { ConnectionHost, cidHex } from './host.js';
@@ -229,7 +229,7 @@ export class RebindServer extends EventEmitter {
     if (tracing()) {
       traceAction(hex, runtime.actor, 'listen');
       traceAction(hex, runtime.actor, 'accept', ['P']);
-      traceMessage(hex, 'send', runtime.actor, 'P', hello);
+      traceMessage(hex, 'send', runtime.actor, 'P', asSent(connection, hello));
     }
     connection.send(hello);
     awaitHello(connection, true).then(
@@ -308,7 +308,7 @@ export function connect(...args: unknown[]): RebindSocket {
       const hex = cidHex(cid);
       if (tracing()) {
         traceAction(hex, 'P', 'connect', ['O'], {}, started);
-        traceMessage(hex, 'send', 'P', 'O', hello, sentAt);
+        traceMessage(hex, 'send', 'P', 'O', asSent(connection, hello), sentAt);
         traceMessage(hex, 'receive', 'P', 'O', theirs);
       }
       connection.setPeerMaxPayload(theirs.maxPayload);

@@ -49,6 +49,12 @@ export interface FrameConnection {
   readonly bufferedAmount: number;
   /** The payload limit of the other end (§3.3) that `send` and `sendData` respect. */
   readonly peerMaxPayload: number;
+  /**
+   * The `credits` this binding writes into the first frames it sends (HELLO, ATTACH, ATTACHED),
+   * when it replaces the engine's 0 (RDMA, §11.2); absent when the frames go as the engine made
+   * them (TCP, §11.1). Traces show what went on the wire (§13.1).
+   */
+  readonly firstFrameCredits?: number;
 
   /**
    * Queues one frame. Returns false when the send queue is over its high-water mark: the frame is
@@ -201,4 +207,13 @@ export function parseAddress(address: string, options: { allowPortZero?: boolean
 /** Formats an address as `SCHEME://HOST:PORT`, bracketing an IPv6 host. */
 export function formatAddress(scheme: string, host: string, port: number): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * A message as the connection puts it on the wire: first frames carry the binding's own
+ * `credits` where it has them (RDMA, §11.2), so traces show what was sent (§13.1).
+ */
+export function asSent(connection: Pick<FrameConnection, 'firstFrameCredits'>, message: Message): Message {
+  const credits = connection.firstFrameCredits;
+  return credits !== undefined && 'credits' in message && message.type !== 'CREDIT' ? ({ ...message, credits } as Message) : message;
 }

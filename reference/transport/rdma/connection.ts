@@ -255,6 +255,11 @@ export class RdmaFrameConnection extends EventEmitter<FrameConnectionEvents> imp
     return ok;
   }
 
+  /** The credits this end writes into its first frame (§11.2); traces show them (§13.1). */
+  get firstFrameCredits(): number {
+    return this.#credits;
+  }
+
   /** Sends what credits and send slots allow: CREDIT first, then queued frames in order (§11.2). */
   #pump(): void {
     if (this.#pumping) return;
