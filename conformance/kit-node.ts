@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { RebindError } from '../reference/errors.js';
 import { Runtime, configure, createServer, fork, inherited, setTraceHook, type RebindServer, type RebindSocket } from '../reference/node/index.js';
 import { formatEvent } from '../reference/trace/index.js';
+import { read } from './adapter/recv.js';
 
 type Line = Record<string, unknown>;
 
@@ -54,28 +55,6 @@ function handle(line: Line): RebindSocket {
   const socket = handles.get(String(line.handle));
   if (socket === undefined) throw new RebindError('INVALID_ARGUMENT', `no handle ${String(line.handle)}`, { section: '15.1' });
   return socket;
-}
-
-/** The next bytes the application can read (T3 on a dormant handle), or end-of-stream. */
-function read(socket: RebindSocket, max: number | undefined): Promise<Line> {
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      const chunk = socket.read(max !== undefined && socket.readableLength >= max ? max : undefined) as Buffer | null;
-      if (chunk !== null) return done({ data: chunk.toString('hex') });
-      if (socket.readableEnded) return done({ end: true });
-    };
-    const done = (value: Line): void => {
-      socket.off('readable', attempt);
-      socket.off('end', onEnd);
-      socket.off('error', reject);
-      resolve(value);
-    };
-    const onEnd = (): void => done({ end: true });
-    socket.on('readable', attempt);
-    socket.once('end', onEnd);
-    socket.once('error', reject);
-    attempt();
-  });
 }
 
 async function run(line: Line): Promise<Line | undefined> {

@@ -10,6 +10,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { RebindError } from '../../reference/errors.js';
+import { read } from './recv.js';
 import { acceptHandoffs, configure, connect, createServer, exit, fork, handoff, inherited, setTraceHook, type RebindServer, type RebindSocket } from '../../reference/node/index.js';
 import { rdmaInterfaceAddress } from '../../reference/transport/rdma/index.js';
 
@@ -73,34 +74,6 @@ function wireAddress(addr: string, listening = false): { scheme: 'tcp' | 'rdma';
     return { scheme: 'rdma', host: ip, port: Number(port) };
   }
   return { scheme, host, port: Number(port) };
-}
-
-/** `recv` (§15.1): the next bytes the application can read, or end-of-stream. T3 on a dormant handle. */
-function read(socket: RebindSocket, max: number | undefined): Promise<Line> {
-  return new Promise((resolve, reject) => {
-    const attempt = (): void => {
-      // At most `max` bytes, and only bytes already buffered: `read()` without a size would take
-      // whatever the host pushes during the call, more than `max` (the rest is unread, §6.5).
-      const available = socket.readableLength;
-      if (available > 0) {
-        const chunk = socket.read(max !== undefined ? Math.min(max, available) : available) as Buffer | null;
-        if (chunk !== null) return done({ data: chunk.toString('hex') });
-      }
-      if (socket.readableEnded) return done({ end: true });
-      socket.read(0); // asks the host for bytes without consuming any ('readable' follows)
-    };
-    const done = (value: Line): void => {
-      socket.off('readable', attempt);
-      socket.off('end', onEnd);
-      socket.off('error', reject);
-      resolve(value);
-    };
-    const onEnd = (): void => done({ end: true });
-    socket.on('readable', attempt);
-    socket.once('end', onEnd);
-    socket.once('error', reject);
-    attempt();
-  });
 }
 
 async function run(line: Line): Promise<Line | undefined> {
